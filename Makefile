@@ -1,0 +1,32 @@
+# Thin wrapper over CMake/CTest. `make demo` and `make test` are all the set-up on Debian 12.
+PRESET ?= default
+BUILD_DIR ?= build
+
+.PHONY: all deps configure build test demo lint format clean
+
+all: build
+
+deps:
+	bash deploy/install-deps.sh
+
+configure: deps
+	cmake --preset $(PRESET)
+
+build: configure
+	cmake --build --preset $(PRESET)
+
+test: build
+	bash deploy/lint.sh
+	ctest --preset $(PRESET)
+
+demo: build
+	bash deploy/demo.sh
+
+lint:
+	bash deploy/lint.sh
+
+format:
+	bash deploy/lint.sh --fix
+
+clean:
+	rm -rf $(BUILD_DIR)

@@ -1,0 +1,145 @@
+#pragma once
+// Ingest: one GStreamer pipeline per camera pulling RTSP, recording the main stream without
+// re-encoding, handing decoded frames (sub stream when configured) to analytics, watching
+// health and reconnecting. One camera's trouble never touches another.
+//
+// Threading: IngestManager runs a fixed pool of GMainContext threads (IngestOptions::threads);
+// each camera is pinned to one of them and all its state changes happen there. Listener
+// callbacks run on those threads (or on GStreamer streaming threads for onFrame/onSegmentClosed,
+// as documented below) and must not block: post work elsewhere.
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "sharpeyes/core/camera_id.h"
+#include "sharpeyes/core/division.h"
+#include "sharpeyes/core/frame.h"
+#include "sharpeyes/core/result.h"
+#include "sharpeyes/core/time.h"
+
+namespace sharpeyes::ingest {
+
+using namespace std::chrono_literals;
+
+enum class Transport { kTcp, kUdp };
+
+struct StreamSource {
+  std::string url;       // rtsp://host:port/path, without credentials
+  std::string username;  // empty: no auth
+  std::string password;  // never logged
+  Transport transport = Transport::kTcp;
+};
+
+struct RecordingOptions {
+  bool enabled = true;
+  std::string directory;               // root; files go to <directory>/<camera>/<YYYYMMDD>/...
+  core::Duration segmentLength = 10s;  // cut at the first keyframe at or after this length
+};
+
+struct AnalyticsFeedOptions {
+  bool enabled = false;
+  int width = 640;
+  int height = 360;
+  double fps = 5.0;
+  // With no sub stream: decode only the main stream's keyframes (cheap) instead of everything.
+  bool keyframesOnlyFromMain = true;
+};
+
+struct HealthOptions {
+  core::Duration stallTimeout = 5s;     // no buffer for this long: stalled
+  core::Duration connectTimeout = 10s;  // no first buffer after (re)connect for this long: retry
+  core::Duration backoffInitial = 1s;
+  core::Duration backoffMax = 30s;
+  int offlineAfterFailures = 3;  // consecutive failed attempts before the state reads offline
+};
+
+struct CameraConfig {
+  core::CameraId id;
+  std::string name;
+  core::DivisionCode division;
+  StreamSource main;
+  std::optional<StreamSource> sub;
+  RecordingOptions recording;
+  AnalyticsFeedOptions analytics;
+  HealthOptions health;
+};
+
+enum class CameraState { kConnecting, kStreaming, kStalled, kReconnecting, kOffline, kStopped };
+std::string_view toString(CameraState state);
+
+struct CameraStatus {
+  core::CameraId id;
+  std::string name;
+  core::DivisionCode division;
+  CameraState state = CameraState::kConnecting;
+  std::string reason;  // why it is in this state ("connection refused", "no data for 5 s", ...)
+  core::WallTime since{};
+  double fps = 0;         // main stream, frames/s over the last few seconds
+  double bitrateBps = 0;  // main stream, bits/s over the last few seconds
+  uint64_t bytesRecorded = 0;
+  uint64_t segments = 0;  // segment files closed
+  uint64_t reconnects = 0;
+  uint64_t stalls = 0;
+  uint64_t framesAnalysed = 0;  // frames handed to Listener::onFrame
+  uint64_t framesDropped = 0;   // analytics frames dropped because the consumer was behind
+  std::string codec;            // "h264" | "h265" once known
+  int width = 0;
+  int height = 0;
+};
+
+// A segment file the recording branch has finished writing (not yet fsynced or indexed:
+// storage does that, in the durability order).
+struct SegmentClosed {
+  core::CameraId camera;
+  std::string path;                // absolute
+  core::WallTime start{};          // receipt time of its first frame (anchored monotonic clock)
+  core::Duration mediaDuration{};  // from the stream's timestamps
+  std::string codec;
+  int width = 0;
+  int height = 0;
+};
+
+class Listener {
+ public:
+  virtual ~Listener() = default;
+  // On the camera's context thread, once per transition.
+  virtual void onStateChanged(const CameraStatus& status) {}
+  // On the camera's context thread. Must return quickly (queue the durability work).
+  virtual void onSegmentClosed(const SegmentClosed& segment) {}
+  // On a GStreamer streaming thread. Must return quickly; keep `frame` (it owns its pixels)
+  // to process it elsewhere. While a previous frame is still held the next may be dropped.
+  virtual void onFrame(const core::Frame& frame) {}
+};
+
+struct IngestOptions {
+  int threads = 2;  // GMainContext threads
+};
+
+class IngestManager {
+ public:
+  virtual ~IngestManager() = default;
+
+  // `listener` must outlive the manager.
+  static core::Result<std::unique_ptr<IngestManager>> create(const IngestOptions& options,
+                                                             Listener& listener);
+
+  // Starts pulling at once; returns without waiting for the camera. Thread-safe.
+  virtual core::Result<void> addCamera(const CameraConfig& config) = 0;
+  // Stops and forgets the camera. Never blocks on a dead camera. Thread-safe.
+  virtual core::Result<void> removeCamera(const core::CameraId& id) = 0;
+  // Replaces a camera's stream URLs (ONVIF re-resolve) and reconnects. Thread-safe.
+  virtual core::Result<void> updateSources(const core::CameraId& id, const StreamSource& main,
+                                           const std::optional<StreamSource>& sub) = 0;
+  // A snapshot of every camera. Thread-safe.
+  virtual std::vector<CameraStatus> status() const = 0;
+  // Stops every camera (EOS to the recorders so the open segments are finished) and joins the
+  // threads. Bounded in time even when cameras are dead. Idempotent.
+  virtual void stop() = 0;
+};
+
+}  // namespace sharpeyes::ingest

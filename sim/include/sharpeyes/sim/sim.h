@@ -1,0 +1,80 @@
+#pragma once
+// The camera simulator: a real RTSP server (gst-rtsp-server) serving N cameras, each with a
+// main stream (1920x1080, 25 fps, H.264 ~4 Mbit/s, 2 s GOP) and a sub stream (640x360, 25 fps,
+// ~512 kbit/s) of a synthetic scene (scene.h) or a real file, looped. Encoding happens once,
+// into a cache on disk; serving costs no encoding. Faults can be injected per camera.
+//
+// Threading: SimServer owns its threads (the RTSP server's GMainLoop and the feeders).
+// Every public method is thread-safe.
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sharpeyes/core/result.h"
+#include "sharpeyes/core/time.h"
+#include "sharpeyes/sim/scene.h"
+
+namespace sharpeyes::sim {
+
+struct StreamProfile {
+  int width = 1920;
+  int height = 1080;
+  int fps = 25;
+  int bitrateKbps = 4000;
+  int gopFrames = 50;  // 2 s at 25 fps
+};
+
+struct SimOptions {
+  int cameras = 8;
+  std::string address = "127.0.0.1";
+  uint16_t rtspPort = 0;     // 0: pick a free port (read it back with rtspPort())
+  uint16_t controlPort = 0;  // fault-injection control (line protocol over TCP); 0: pick one
+  uint64_t seed = 1;
+  int distinctScenes = 0;  // 0: one scene per camera; K: cameras reuse K scenes (benchmarks)
+  double loopSeconds = 20;
+  StreamProfile main{};
+  StreamProfile sub{640, 360, 25, 512, 50};
+  std::string cacheDir;  // encoded streams; empty: $XDG_CACHE_HOME or var/sim-cache
+  std::string username;  // non-empty: RTSP digest auth required
+  std::string password;
+  std::optional<std::string> mediaFile;  // serve this file (looped) instead of synthetic scenes
+  std::vector<SceneSpec> scenes;         // explicit scenes (camera i gets scenes[i % size])
+};
+
+enum class Fault {
+  kClear,            // back to normal
+  kStopSending,      // sessions stay open, no more media
+  kDropConnections,  // close every client session of the camera now
+  kRefuse,           // refuse new sessions (404 on DESCRIBE)
+  kRestart,          // drop sessions, restart the stream from frame 0 (timestamps restart)
+};
+std::string_view toString(Fault fault);
+core::Result<Fault> parseFault(std::string_view text);
+
+class SimServer {
+ public:
+  virtual ~SimServer() = default;
+  // Encodes (or loads from the cache) and starts serving; returns once the server listens.
+  static core::Result<std::unique_ptr<SimServer>> start(const SimOptions& options);
+
+  virtual uint16_t rtspPort() const = 0;
+  virtual uint16_t controlPort() const = 0;
+  virtual int cameraCount() const = 0;
+  // "cam01", "cam02", ...
+  virtual std::string cameraName(int index) const = 0;
+  // rtsp://address:port/cam01/main and .../sub (no credentials in the URL).
+  virtual std::string mainUrl(int index) const = 0;
+  virtual std::string subUrl(int index) const = 0;
+  // Applies a fault now; `duration` > 0 clears it automatically after that long.
+  virtual core::Result<void> injectFault(int index, Fault fault,
+                                         core::Duration duration = core::Duration::zero()) = 0;
+  // The scene camera `index` shows (for ground truth).
+  virtual const SceneSpec& scene(int index) const = 0;
+  virtual void stop() = 0;
+};
+
+}  // namespace sharpeyes::sim

@@ -43,6 +43,7 @@ struct SimOptions {
   std::string password;
   std::optional<std::string> mediaFile;  // serve this file (looped) instead of synthetic scenes
   std::vector<SceneSpec> scenes;         // explicit scenes (camera i gets scenes[i % size])
+  std::vector<int> ptzCameras;           // indices of PTZ cameras (live-encoded, view movable)
 };
 
 enum class Fault {
@@ -74,6 +75,10 @@ class SimServer {
                                          core::Duration duration = core::Duration::zero()) = 0;
   // The scene camera `index` shows (for ground truth).
   virtual const SceneSpec& scene(int index) const = 0;
+  // PTZ: moves the virtual camera's view. Only cameras listed in SimOptions::ptzCameras move
+  // (they are encoded live, not from the cache); others return kUnsupported.
+  virtual core::Result<void> setView(int index, const ViewWindow& view) = 0;
+  virtual ViewWindow view(int index) const = 0;
   virtual void stop() = 0;
 };
 

@@ -35,7 +35,8 @@ class YamlMap {
   double getDouble(const std::string& key, double fallback, double min, double max) const;
   bool getBool(const std::string& key, bool fallback) const;
   // "10s", "500ms", "2m", "1h", "3d" or a plain number of seconds.
-  std::chrono::nanoseconds getDuration(const std::string& key, std::chrono::nanoseconds fallback) const;
+  std::chrono::nanoseconds getDuration(const std::string& key,
+                                       std::chrono::nanoseconds fallback) const;
   YamlMap map(const std::string& key) const;  // a required nested mapping
   std::optional<YamlMap> optionalMap(const std::string& key) const;
   YAML::Node node(const std::string& key) const;  // raw child (may be undefined)

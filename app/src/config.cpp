@@ -1,0 +1,234 @@
+#include "config.h"
+
+#include <sys/stat.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "sharpeyes/core/util.h"
+
+namespace sharpeyes::app {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::string readPasswordFile(const YamlMap& m, const std::string& key, const std::string& path) {
+  std::ifstream in(path);
+  if (!in) m.fail(key, "cannot read password file '" + path + "'");
+  std::string secret;
+  std::getline(in, secret);
+  if (secret.empty()) m.fail(key, "password file '" + path + "' is empty");
+  return secret;
+}
+
+// credentials: {username: x, password_env: VAR | password_file: path}
+void readCredentials(const YamlMap& m, std::string& user, std::string& password) {
+  m.allowOnly({"username", "password_env", "password_file"});
+  user = m.requireString("username");
+  if (m.has("password_env") && m.has("password_file")) {
+    m.fail("password_file", "give either password_env or password_file, not both");
+  }
+  if (m.has("password_env")) {
+    const std::string var = m.getString("password_env", "");
+    const char* value = std::getenv(var.c_str());
+    if (value == nullptr || *value == '\0') {
+      m.fail("password_env", "environment variable '" + var + "' is not set");
+    }
+    password = value;
+  } else if (m.has("password_file")) {
+    password = readPasswordFile(m, "password_file", m.getString("password_file", ""));
+  }
+}
+
+ingest::StreamSource readStream(const YamlMap& cam, const std::string& key,
+                                ingest::Transport transport) {
+  ingest::StreamSource s;
+  s.url = cam.getString(key, "");
+  if (!s.url.starts_with("rtsp://") && !s.url.starts_with("rtsps://")) {
+    cam.fail(key, "expected an rtsp:// URL");
+  }
+  if (core::redactUrl(s.url) != s.url || s.url.find('@') < s.url.find('/', 7)) {
+    cam.fail(key, "put the user name and password under `credentials`, not in the URL");
+  }
+  s.transport = transport;
+  return s;
+}
+
+ingest::Transport readTransport(const YamlMap& m, ingest::Transport fallback) {
+  const std::string t =
+      m.getString("transport", fallback == ingest::Transport::kTcp ? "tcp" : "udp");
+  if (t == "tcp") return ingest::Transport::kTcp;
+  if (t == "udp") return ingest::Transport::kUdp;
+  m.fail("transport", "expected tcp or udp, got '" + t + "'");
+}
+
+void readRecording(const YamlMap& m, ingest::RecordingOptions& r) {
+  m.allowOnly({"enabled", "segment_length"});
+  r.enabled = m.getBool("enabled", r.enabled);
+  r.segmentLength = m.getDuration("segment_length", r.segmentLength);
+  if (r.segmentLength < 1s || r.segmentLength > 3600s) {
+    m.fail("segment_length", "must be between 1s and 1h");
+  }
+}
+
+void readHealth(const YamlMap& m, ingest::HealthOptions& h) {
+  m.allowOnly({"stall_timeout", "connect_timeout", "backoff_initial", "backoff_max",
+               "offline_after_failures"});
+  h.stallTimeout = m.getDuration("stall_timeout", h.stallTimeout);
+  h.connectTimeout = m.getDuration("connect_timeout", h.connectTimeout);
+  h.backoffInitial = m.getDuration("backoff_initial", h.backoffInitial);
+  h.backoffMax = m.getDuration("backoff_max", h.backoffMax);
+  h.offlineAfterFailures =
+      static_cast<int>(m.getInt("offline_after_failures", h.offlineAfterFailures, 1, 1000));
+  if (h.stallTimeout < 500ms) m.fail("stall_timeout", "must be at least 500ms");
+  if (h.backoffInitial < 100ms) m.fail("backoff_initial", "must be at least 100ms");
+  if (h.backoffMax < h.backoffInitial) m.fail("backoff_max", "must not be below backoff_initial");
+}
+
+void readFeed(const YamlMap& m, ingest::AnalyticsFeedOptions& f) {
+  m.allowOnly({"enabled", "width", "height", "fps", "keyframes_only"});
+  f.enabled = m.getBool("enabled", f.enabled);
+  f.width = static_cast<int>(m.getInt("width", f.width, 16, 3840));
+  f.height = static_cast<int>(m.getInt("height", f.height, 16, 2160));
+  f.fps = m.getDouble("fps", f.fps, 0.1, 60);
+  f.keyframesOnlyFromMain = m.getBool("keyframes_only", f.keyframesOnlyFromMain);
+}
+
+struct Defaults {
+  ingest::RecordingOptions recording;
+  ingest::HealthOptions health;
+  ingest::AnalyticsFeedOptions feed;
+  ingest::Transport transport = ingest::Transport::kTcp;
+};
+
+CameraEntry readCamera(const YamlMap& cam, const Defaults& d, const GatewayConfig& gw,
+                       const std::string& recordingDir) {
+  cam.allowOnly({"id", "name", "division", "main", "sub", "onvif", "transport", "credentials",
+                 "recording", "health", "feed", "analytics", "enabled"});
+  CameraEntry e;
+  auto& c = e.ingest;
+  auto id = core::CameraId::parse(cam.requireString("id"));
+  if (!id) cam.fail("id", id.error().message);
+  c.id = id.value();
+  c.name = cam.getString("name", c.id.str());
+  e.enabled = cam.getBool("enabled", true);
+  auto div = core::DivisionCode::parse(cam.requireString("division"));
+  if (!div) cam.fail("division", div.error().message);
+  c.division = div.value();
+  if (!gw.division.contains(c.division)) {
+    cam.fail("division", "camera division " + c.division.str() +
+                             " is outside the gateway's division " + gw.division.str());
+  }
+  const auto transport = readTransport(cam, d.transport);
+  std::string user, password;
+  if (auto creds = cam.optionalMap("credentials")) readCredentials(*creds, user, password);
+
+  if (cam.has("onvif")) {
+    if (cam.has("main")) cam.fail("main", "give either main/sub URLs or onvif, not both");
+    const YamlMap o = cam.map("onvif");
+    o.allowOnly({"address"});
+    OnvifSource src;
+    src.address = o.requireString("address");
+    if (!src.address.starts_with("http://") && !src.address.starts_with("https://")) {
+      o.fail("address", "expected an http:// or https:// device service address");
+    }
+    src.username = user;
+    src.password = password;
+    e.onvif = src;
+  } else {
+    if (!cam.has("main")) cam.fail("main", "required key is missing (or give onvif)");
+    c.main = readStream(cam, "main", transport);
+    c.main.username = user;
+    c.main.password = password;
+    if (cam.has("sub")) {
+      auto sub = readStream(cam, "sub", transport);
+      sub.username = user;
+      sub.password = password;
+      c.sub = sub;
+    }
+  }
+  c.recording = d.recording;
+  c.recording.directory = recordingDir;
+  if (auto r = cam.optionalMap("recording")) readRecording(*r, c.recording);
+  c.health = d.health;
+  if (auto h = cam.optionalMap("health")) readHealth(*h, c.health);
+  c.analytics = d.feed;
+  if (auto f = cam.optionalMap("feed")) readFeed(*f, c.analytics);
+  if (cam.has("analytics")) {
+    e.analytics = cam.node("analytics");
+    e.analyticsPath = cam.childPath("analytics");
+  }
+  return e;
+}
+
+GatewayConfig parseRoot(const YAML::Node& root, const std::string& file) {
+  const YamlMap top(root, file, "");
+  top.allowOnly({"gateway", "defaults", "cameras", "bus"});
+  GatewayConfig cfg;
+  cfg.file = file;
+
+  const YamlMap gw = top.map("gateway");
+  gw.allowOnly({"id", "division", "data_dir", "http", "ingest_threads"});
+  cfg.id = gw.requireString("id");
+  if (!core::CameraId::parse(cfg.id))
+    gw.fail("id", "may contain only letters, digits, '-' and '_'");
+  auto div = core::DivisionCode::parse(gw.requireString("division"));
+  if (!div) gw.fail("division", div.error().message);
+  cfg.division = div.value();
+  cfg.dataDir = gw.getString("data_dir", cfg.dataDir);
+  if (cfg.dataDir.empty()) gw.fail("data_dir", "must not be empty");
+  cfg.ingestThreads = static_cast<int>(gw.getInt("ingest_threads", cfg.ingestThreads, 1, 64));
+  if (auto http = gw.optionalMap("http")) {
+    http->allowOnly({"address", "port"});
+    cfg.http.address = http->getString("address", cfg.http.address);
+    cfg.http.port = static_cast<uint16_t>(http->getInt("port", cfg.http.port, 0, 65535));
+  }
+
+  Defaults d;
+  if (auto defaults = top.optionalMap("defaults")) {
+    defaults->allowOnly({"transport", "recording", "health", "feed", "analytics"});
+    d.transport = readTransport(*defaults, d.transport);
+    if (auto r = defaults->optionalMap("recording")) readRecording(*r, d.recording);
+    if (auto h = defaults->optionalMap("health")) readHealth(*h, d.health);
+    if (auto f = defaults->optionalMap("feed")) readFeed(*f, d.feed);
+    if (defaults->has("analytics")) cfg.analyticsDefaults = defaults->node("analytics");
+  }
+
+  const auto cams = top.sequence("cameras");
+  std::set<std::string> ids;
+  for (size_t i = 0; i < cams.size(); ++i) {
+    const YamlMap cam(cams[i], file, "cameras[" + std::to_string(i) + "]");
+    auto entry = readCamera(cam, d, cfg, cfg.recordingDir());
+    if (!ids.insert(entry.ingest.id.str()).second) {
+      cam.fail("id", "duplicate camera id '" + entry.ingest.id.str() + "'");
+    }
+    cfg.cameras.push_back(std::move(entry));
+  }
+  if (top.has("bus")) cfg.bus = top.node("bus");
+  return cfg;
+}
+
+}  // namespace
+
+GatewayConfig parseGatewayConfig(const std::string& text, const std::string& file) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::ParserException& e) {
+    throw ConfigError(file + ":" + std::to_string(e.mark.line + 1) + ":" +
+                      std::to_string(e.mark.column + 1) + ": YAML syntax error: " + e.msg);
+  }
+  return parseRoot(root, file);
+}
+
+GatewayConfig loadGatewayConfig(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw ConfigError(path + ": cannot open config file");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return parseGatewayConfig(ss.str(), path);
+}
+
+}  // namespace sharpeyes::app

@@ -1,0 +1,148 @@
+#include "config.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <fstream>
+
+namespace sharpeyes::app {
+namespace {
+
+using namespace std::chrono_literals;
+
+const char* kGood = R"(
+gateway:
+  id: gw-test
+  division: "510603101000"
+  data_dir: /tmp/sharpeyes-test
+  http: {address: 127.0.0.1, port: 0}
+defaults:
+  recording: {segment_length: 6s}
+  health: {stall_timeout: 2s, backoff_max: 10s}
+cameras:
+  - id: cam01
+    name: 村口东
+    division: "510603101201"
+    main: rtsp://127.0.0.1:8554/cam01/main
+    sub: rtsp://127.0.0.1:8554/cam01/sub
+    credentials: {username: admin, password_env: SHARPEYES_TEST_PW}
+    feed: {enabled: true, fps: 5}
+  - id: cam02
+    division: "510603101202"
+    main: rtsp://127.0.0.1:8554/cam02/main
+    transport: udp
+    recording: {segment_length: 4s}
+)";
+
+std::string errorOf(const std::string& text) {
+  try {
+    parseGatewayConfig(text, "t.yaml");
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+class ConfigTest : public ::testing::Test {
+ protected:
+  void SetUp() override { setenv("SHARPEYES_TEST_PW", "s3cret", 1); }
+  void TearDown() override { unsetenv("SHARPEYES_TEST_PW"); }
+};
+
+TEST_F(ConfigTest, ReadsAGoodFileWithDefaultsAndOverrides) {
+  const auto cfg = parseGatewayConfig(kGood, "t.yaml");
+  EXPECT_EQ(cfg.id, "gw-test");
+  EXPECT_EQ(cfg.division.str(), "510603101000");
+  EXPECT_EQ(cfg.http.port, 0);
+  ASSERT_EQ(cfg.cameras.size(), 2u);
+  const auto& c1 = cfg.cameras[0].ingest;
+  EXPECT_EQ(c1.name, "村口东");
+  EXPECT_EQ(c1.main.username, "admin");
+  EXPECT_EQ(c1.main.password, "s3cret");
+  ASSERT_TRUE(c1.sub.has_value());
+  EXPECT_EQ(c1.sub->password, "s3cret");
+  EXPECT_EQ(c1.recording.segmentLength, 6s);
+  EXPECT_EQ(c1.recording.directory, "/tmp/sharpeyes-test/recordings");
+  EXPECT_EQ(c1.health.stallTimeout, 2s);
+  EXPECT_TRUE(c1.analytics.enabled);
+  const auto& c2 = cfg.cameras[1].ingest;
+  EXPECT_EQ(c2.name, "cam02");
+  EXPECT_EQ(c2.main.transport, ingest::Transport::kUdp);
+  EXPECT_EQ(c2.recording.segmentLength, 4s);
+  EXPECT_FALSE(c2.sub.has_value());
+}
+
+TEST_F(ConfigTest, UnknownKeyNamesFileLineAndKey) {
+  std::string text = kGood;
+  text.replace(text.find("    transport: udp"), 18, "    transprot: udp");
+  const auto err = errorOf(text);
+  EXPECT_NE(err.find("t.yaml:21:5: cameras[1].transprot: unknown key"), std::string::npos) << err;
+}
+
+TEST_F(ConfigTest, BadValuesAreRejectedWithTheirKey) {
+  struct Case {
+    std::string from, to, expect;
+  };
+  const std::vector<Case> cases = {
+      {"division: \"510603101201\"", "division: \"5106031012\"",
+       "cameras[0].division: division code"},
+      {"division: \"510603101202\"", "division: \"510604101202\"",
+       "outside the gateway's division"},
+      {"id: cam02", "id: cam01", "duplicate camera id"},
+      {"id: cam02", "id: \"cam 2\"", "cameras[1].id"},
+      {"main: rtsp://127.0.0.1:8554/cam02/main", "main: http://x/", "expected an rtsp:// URL"},
+      {"main: rtsp://127.0.0.1:8554/cam02/main", "main: rtsp://u:p@127.0.0.1/x", "not in the URL"},
+      {"segment_length: 4s", "segment_length: 4 parsecs", "cameras[1].recording.segment_length"},
+      {"fps: 5", "fps: -1", "cameras[0].feed.fps: must be between"},
+      {"transport: udp", "transport: sctp", "expected tcp or udp"},
+      {"password_env: SHARPEYES_TEST_PW", "password_env: SHARPEYES_UNSET_VAR_X",
+       "environment variable 'SHARPEYES_UNSET_VAR_X' is not set"},
+      {"port: 0", "port: 70000", "gateway.http.port: must be between"},
+  };
+  for (const auto& c : cases) {
+    std::string text = kGood;
+    const auto pos = text.find(c.from);
+    ASSERT_NE(pos, std::string::npos) << c.from;
+    text.replace(pos, c.from.size(), c.to);
+    const auto err = errorOf(text);
+    EXPECT_NE(err.find(c.expect), std::string::npos) << "for " << c.to << ": " << err;
+    EXPECT_EQ(err.rfind("t.yaml:", 0), 0u) << err;
+  }
+}
+
+TEST_F(ConfigTest, SyntaxErrorsAndMissingSectionsAreClear) {
+  EXPECT_NE(errorOf("gateway: [unclosed").find("YAML syntax error"), std::string::npos);
+  EXPECT_NE(errorOf("cameras: []").find("gateway: required section is missing"), std::string::npos);
+  EXPECT_NE(errorOf("").find("expected a mapping"), std::string::npos);
+}
+
+TEST_F(ConfigTest, DisabledCamerasAreValidatedButNotRun) {
+  std::string text = kGood;
+  text.replace(text.find("    transport: udp"), 18, "    enabled: false");
+  const auto cfg = parseGatewayConfig(text, "t.yaml");
+  ASSERT_EQ(cfg.cameras.size(), 2u);
+  EXPECT_TRUE(cfg.cameras[0].enabled);
+  EXPECT_FALSE(cfg.cameras[1].enabled);
+}
+
+TEST_F(ConfigTest, PasswordFileIsReadAndMissingFileReported) {
+  const std::string path = ::testing::TempDir() + "/pw.txt";
+  std::ofstream(path) << "fromfile\n";
+  std::string text = kGood;
+  text.replace(text.find("password_env: SHARPEYES_TEST_PW"), 31, "password_file: " + path);
+  EXPECT_EQ(parseGatewayConfig(text, "t.yaml").cameras[0].ingest.main.password, "fromfile");
+  std::remove(path.c_str());
+  EXPECT_NE(errorOf(text).find("cannot read password file"), std::string::npos);
+}
+
+TEST_F(ConfigTest, ErrorMessagesNeverContainThePassword) {
+  // An error in the camera that holds the credentials never echoes the resolved password.
+  std::string text = kGood;
+  text.replace(text.find("fps: 5"), 6, "fps: x");
+  const auto err = errorOf(text);
+  EXPECT_NE(err.find("cameras[0].feed.fps"), std::string::npos) << err;
+  EXPECT_EQ(err.find("s3cret"), std::string::npos) << err;
+}
+
+}  // namespace
+}  // namespace sharpeyes::app

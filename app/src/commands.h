@@ -12,10 +12,10 @@ inline constexpr int kExitOk = 0;
 inline constexpr int kExitFailure = 1;
 inline constexpr int kExitBadConfig = 2;
 
-void addGatewayCommands(CLI::App& app, int& exitCode);   // gateway, status (app/src/cmd_gateway.cpp)
-void addSimCommands(CLI::App& app, int& exitCode);       // sim (app/src/cmd_sim.cpp)
-void addStorageCommands(CLI::App& app, int& exitCode);   // events, clip, case, verify, audit
-void addBusCommands(CLI::App& app, int& exitCode);       // center, subscribe, keys
-void addOnvifCommands(CLI::App& app, int& exitCode);     // discover, onvif ...
+void addGatewayCommands(CLI::App& app, int& exitCode);  // gateway, status (app/src/cmd_gateway.cpp)
+void addSimCommands(CLI::App& app, int& exitCode);      // sim (app/src/cmd_sim.cpp)
+void addStorageCommands(CLI::App& app, int& exitCode);  // events, clip, case, verify, audit
+void addBusCommands(CLI::App& app, int& exitCode);      // center, subscribe, keys
+void addOnvifCommands(CLI::App& app, int& exitCode);    // discover, onvif ...
 
 }  // namespace sharpeyes::app

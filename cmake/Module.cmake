@@ -17,11 +17,18 @@ function(sharpeyes_module)
   add_library(sharpeyes::${M_NAME} ALIAS ${target})
 endfunction()
 
-# sharpeyes_test(NAME <name> SOURCES ... LIBS ... LABELS unit|integration [TIMEOUT s] [RESOURCE_LOCK x])
-# One CTest test per executable; GoogleTest prints each case.
+# sharpeyes_test(NAME <name> SOURCES ... LIBS ... LABELS unit|integration [TIMEOUT s]
+#                [RESOURCE_LOCK x] [ENV VAR=value ...] [NEEDS_BINARY])
+# One CTest test per executable; GoogleTest prints each case. NEEDS_BINARY: the test runs the
+# built `sharpeyes` executable (path in SHARPEYES_BINARY), so building the test builds it first.
+# Tests include tests/support (process.h: child processes, waitFor).
 function(sharpeyes_test)
-  cmake_parse_arguments(T "" "NAME;TIMEOUT" "SOURCES;LIBS;LABELS;RESOURCE_LOCK;ENV" ${ARGN})
+  cmake_parse_arguments(T "NEEDS_BINARY" "NAME;TIMEOUT" "SOURCES;LIBS;LABELS;RESOURCE_LOCK;ENV" ${ARGN})
   add_executable(${T_NAME} ${T_SOURCES})
+  target_include_directories(${T_NAME} PRIVATE ${PROJECT_SOURCE_DIR}/tests/support)
+  if(T_NEEDS_BINARY)
+    add_dependencies(${T_NAME} sharpeyes)
+  endif()
   target_link_libraries(${T_NAME} PRIVATE ${T_LIBS} GTest::gtest GTest::gtest_main GTest::gmock
                                           Threads::Threads)
   target_compile_options(${T_NAME} PRIVATE ${SHARPEYES_WARNINGS})

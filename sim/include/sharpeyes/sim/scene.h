@@ -79,10 +79,14 @@ class SceneRenderer {
   SceneRenderer& operator=(SceneRenderer&&) noexcept;
 
   // Renders frame `index` at `fps` into `bgr` (width*height*3 bytes, tightly packed).
+  // Thread-safe (const); the first call per output size builds that size's world texture.
   void render(int64_t index, double fps, int width, int height, uint8_t* bgr,
               const ViewWindow& view = {}) const;
   // Objects at frame `index` (time index/fps, modulo the loop), in the default view.
   std::vector<ObjectTruth> truthAt(int64_t index, double fps) const;
+  // Same, seen through `view` (a PTZ camera's current window). Objects are hidden while the
+  // lens is covered or the camera is turned. Camera shake is not included (a few pixels).
+  std::vector<ObjectTruth> truthAt(int64_t index, double fps, const ViewWindow& view) const;
   const SceneSpec& spec() const;
 
  private:

@@ -28,6 +28,15 @@ struct StreamProfile {
   int gopFrames = 50;  // 2 s at 25 fps
 };
 
+// What start() did with the cache, and what is being served now (tests, benchmarks).
+struct SimStats {
+  int streamsEncoded = 0;     // access-unit loops encoded during start()
+  int streamsFromCache = 0;   // loops loaded from the cache directory
+  double encodeSeconds = 0;   // wall time spent encoding
+  int activeFeeds = 0;        // media pipelines currently fed (one per served mount)
+  uint64_t framesPushed = 0;  // access units (or live frames) handed to RTSP pipelines
+};
+
 struct SimOptions {
   int cameras = 8;
   std::string address = "127.0.0.1";
@@ -46,6 +55,9 @@ struct SimOptions {
   std::vector<int> ptzCameras;           // indices of PTZ cameras (live-encoded, view movable)
 };
 
+// Faults with a duration (injectFault, control "fault camNN <fault> <seconds>") clear
+// themselves after it. kDropConnections and kRestart are momentary without a duration; with
+// one, the camera also refuses new sessions until it ends (a camera that is off, or rebooting).
 enum class Fault {
   kClear,            // back to normal
   kStopSending,      // sessions stay open, no more media
@@ -79,6 +91,10 @@ class SimServer {
   // (they are encoded live, not from the cache); others return kUnsupported.
   virtual core::Result<void> setView(int index, const ViewWindow& view) = 0;
   virtual ViewWindow view(int index) const = 0;
+  // RTSP sessions currently open on camera `index` (main and sub together).
+  virtual int sessionCount(int index) const = 0;
+  virtual SimStats stats() const = 0;
+  // Closes every session and stops serving; idempotent; also done by the destructor.
   virtual void stop() = 0;
 };
 

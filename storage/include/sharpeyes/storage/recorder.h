@@ -10,7 +10,9 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "sharpeyes/core/camera_id.h"
@@ -51,6 +53,13 @@ struct RecorderOptions {
   int workers = 1;
   // Called on a worker thread after each commit (for metrics and the event store); may be empty.
   std::function<void(const core::Segment&)> onCommitted;
+  // Called on a worker thread when a file could not be made durable or indexed (disk full,
+  // I/O error, broken media). `error.code` is kResourceExhausted when the disk is full: the
+  // gateway turns that into a storage_full event. May be empty.
+  std::function<void(const ClosedFile&, const core::Error&)> onFailed;
+  // Called on a worker thread at each step of the durability order with the step's name:
+  // "fsync_file", "fsync_dir", "probed", "hashed", "committed". For tests and tracing.
+  std::function<void(std::string_view stage, const std::string& path)> onStage;
 };
 
 class Recorder {
@@ -69,6 +78,18 @@ class Recorder {
   virtual RecorderStats stats() const = 0;
   virtual void stop() = 0;
 };
+
+// Where ingest should write a segment, relative to the recording root:
+// "<camera>/<YYYYMMDD>/<camera>_<YYYYMMDDTHHMMSS.ffffff>Z.<ext>" (UTC). reconcile() reads the
+// camera and start time of an orphan file back from this name (falling back to the first path
+// component and the file's mtime minus its duration for other names).
+std::string segmentRelativePath(const core::CameraId& camera, core::WallTime start,
+                                std::string_view extension = "mp4");
+struct ParsedSegmentPath {
+  core::CameraId camera;
+  core::WallTime start{};
+};
+std::optional<ParsedSegmentPath> parseSegmentRelativePath(std::string_view relative);
 
 // What libav says of a media file.
 struct MediaProbe {

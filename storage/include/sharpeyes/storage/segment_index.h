@@ -2,6 +2,11 @@
 // The segment index: one row per recorded segment file. SQLite (WAL) embedded by default;
 // PostgreSQL behind the same interface at scale (storage issue).
 //
+// Every row also carries a per-camera SHA-256 hash chain: chain = SHA-256(previous row's chain,
+// the row's camera, times, path, size and file SHA-256). A row removed or altered in the middle
+// breaks the chain; rows deleted through the garbage path (retention, quarantine) leave a
+// tombstone with their chain value, so legitimate deletions do not read as tampering.
+//
 // Thread-safety: every method may be called from any thread (the implementation serialises).
 
 #include <cstdint>
@@ -17,24 +22,73 @@
 
 namespace sharpeyes::storage {
 
+class Database;
+
+// A row queued for deletion: the file may or may not still exist.
+struct GarbageEntry {
+  int64_t segmentId = 0;
+  std::string path;  // relative to the recording root
+  std::string reason;
+};
+
+struct ChainReport {
+  int64_t rowsChecked = 0;
+  int64_t tombstonesCrossed = 0;      // links that pass over a legitimately deleted row
+  std::vector<std::string> problems;  // empty when the chain is intact
+  bool ok() const { return problems.empty(); }
+};
+
+// Recording coverage of one camera over a range.
+struct Timeline {
+  std::vector<core::TimeRange> covered;  // merged runs of contiguous segments
+  std::vector<core::TimeRange> gaps;     // parts of the range with no segment
+  core::Duration coveredTotal{};
+};
+
 class SegmentIndex {
  public:
   virtual ~SegmentIndex() = default;
 
   // Opens (creating and migrating as needed) an SQLite database file in WAL mode.
   static core::Result<std::unique_ptr<SegmentIndex>> openSqlite(const std::string& path);
+  // On a shared database (SQLite or PostgreSQL).
+  static core::Result<std::unique_ptr<SegmentIndex>> open(std::shared_ptr<Database> db);
 
   // Commits a row; returns its id. The file must already be durable (see Recorder).
   virtual core::Result<int64_t> insert(const core::Segment& segment) = 0;
+  // Many rows in one transaction (bulk import, benchmarks). Returns how many were inserted.
+  virtual core::Result<int64_t> insertMany(const std::vector<core::Segment>& segments) = 0;
   // Segments of `camera` overlapping `range`, ordered by start.
   virtual core::Result<std::vector<core::Segment>> query(const core::CameraId& camera,
                                                          const core::TimeRange& range) = 0;
   // Every row (for reconcile and tests), ordered by camera then start.
   virtual core::Result<std::vector<core::Segment>> all() = 0;
   virtual core::Result<std::optional<core::Segment>> findByPath(const std::string& path) = 0;
+  virtual core::Result<std::optional<core::Segment>> get(int64_t id) = 0;
+  // Removes a row outright, leaving a tombstone with `reason` (the chain stays verifiable).
   virtual core::Result<void> remove(int64_t id) = 0;
   // "ok" when the database passes PRAGMA integrity_check, the first problem otherwise.
   virtual core::Result<std::string> integrityCheck() = 0;
+
+  virtual core::Result<std::vector<core::CameraId>> cameras() = 0;
+  // Oldest segments first (across cameras when `camera` is empty), at most `limit`; rows
+  // already marked as garbage are skipped.
+  virtual core::Result<std::vector<core::Segment>> oldest(
+      const std::optional<core::CameraId>& camera, int limit) = 0;
+  virtual core::Result<uint64_t> totalBytes() = 0;
+
+  // Deletion through a garbage row: mark (this), then the caller unlinks the file and fsyncs
+  // its directory, then dropGarbage() removes row and garbage entry (leaving a tombstone).
+  virtual core::Result<void> markGarbage(int64_t id, const std::string& reason) = 0;
+  virtual core::Result<std::vector<GarbageEntry>> garbage() = 0;
+  virtual core::Result<void> dropGarbage(int64_t id) = 0;
+  virtual core::Result<bool> isGarbage(int64_t id) = 0;
+
+  virtual core::Result<ChainReport> verifyChain(const core::CameraId& camera) = 0;
+  // Coverage: segments closer than `tolerance` to each other count as contiguous.
+  virtual core::Result<Timeline> timeline(const core::CameraId& camera,
+                                          const core::TimeRange& range,
+                                          core::Duration tolerance) = 0;
 };
 
 }  // namespace sharpeyes::storage

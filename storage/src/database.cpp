@@ -1,0 +1,50 @@
+#include "sharpeyes/storage/database.h"
+
+#include <spdlog/spdlog.h>
+
+#include "db.h"
+
+namespace sharpeyes::storage {
+
+Database::Database(std::unique_ptr<detail::Db> db) : db_(std::move(db)) {}
+Database::~Database() = default;
+
+core::Result<std::shared_ptr<Database>> Database::open(const std::string& url) {
+  core::Result<std::unique_ptr<detail::Db>> db = core::makeError(core::ErrorCode::kInternal, "");
+  const bool postgres = url.rfind("postgresql://", 0) == 0 || url.rfind("postgres://", 0) == 0 ||
+                        url.find("host=") != std::string::npos ||
+                        url.find("dbname=") != std::string::npos;
+  if (postgres) {
+    db = detail::openPostgres(url);
+  } else {
+    const std::string path = url.rfind("sqlite:", 0) == 0 ? url.substr(7) : url;
+    if (path.empty()) {
+      return core::makeError(core::ErrorCode::kInvalidArgument, "empty database path");
+    }
+    db = detail::openSqlite(path);
+  }
+  if (!db) return db.error();
+  auto migrated = detail::migrate(**db);
+  if (!migrated) return migrated.error();
+  return std::shared_ptr<Database>(new Database(std::move(*db)));
+}
+
+std::string Database::backend() const {
+  return db_->dialect() == detail::Dialect::kSqlite ? "sqlite" : "postgresql";
+}
+
+std::string Database::describe() const {
+  return db_->describe();
+}
+
+int Database::schemaVersion() const {
+  auto rows = db_->query("SELECT MAX(version) FROM schema_migrations", {});
+  if (!rows || rows->empty()) return 0;
+  return static_cast<int>((*rows)[0].i64(0));
+}
+
+core::Result<std::string> Database::integrityCheck() {
+  return db_->integrityCheck();
+}
+
+}  // namespace sharpeyes::storage

@@ -1,0 +1,84 @@
+#pragma once
+// Internal: the thin SQL layer both backends implement. Statements are written once with
+// PostgreSQL-style placeholders ($1, $2, ...); the SQLite backend rewrites them to ?1, ?2.
+// Every statement text is prepared once per connection and cached.
+//
+// Thread-safety: one connection, serialised by a recursive mutex. A Tx holds the mutex for its
+// whole life, so a transaction's statements never interleave with another thread's.
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "sharpeyes/core/result.h"
+
+namespace sharpeyes::storage::detail {
+
+using Value = std::variant<std::monostate, int64_t, double, std::string>;
+
+// One result row. SQLite fills typed values; PostgreSQL fills text, which the getters convert.
+class Row {
+ public:
+  explicit Row(std::vector<Value> values) : values_(std::move(values)) {}
+  size_t size() const { return values_.size(); }
+  bool isNull(size_t i) const { return std::holds_alternative<std::monostate>(values_.at(i)); }
+  int64_t i64(size_t i) const;
+  double f64(size_t i) const;
+  std::string str(size_t i) const;
+
+ private:
+  std::vector<Value> values_;
+};
+
+enum class Dialect { kSqlite, kPostgres };
+
+class Db {
+ public:
+  virtual ~Db() = default;
+  virtual Dialect dialect() const = 0;
+  // Runs a script of statements without parameters (migrations).
+  virtual core::Result<void> execScript(const std::string& sql) = 0;
+  virtual core::Result<std::vector<Row>> query(const std::string& sql,
+                                               const std::vector<Value>& params = {}) = 0;
+  // Returns the number of rows changed.
+  virtual core::Result<int64_t> execute(const std::string& sql,
+                                        const std::vector<Value>& params = {}) = 0;
+  // "ok" or the first problem found.
+  virtual core::Result<std::string> integrityCheck() = 0;
+  virtual std::string describe() const = 0;  // for logs; never holds a password
+
+  std::recursive_mutex& mutex() { return mutex_; }
+
+ private:
+  std::recursive_mutex mutex_;
+};
+
+// A transaction that rolls back unless committed. Holds the connection's mutex throughout.
+class Tx {
+ public:
+  static core::Result<std::unique_ptr<Tx>> begin(Db& db);
+  ~Tx();
+  core::Result<void> commit();
+  Tx(const Tx&) = delete;
+  Tx& operator=(const Tx&) = delete;
+
+ private:
+  explicit Tx(Db& db) : db_(db), lock_(db.mutex()) {}
+  Db& db_;
+  std::unique_lock<std::recursive_mutex> lock_;
+  bool done_ = false;
+};
+
+core::Result<std::unique_ptr<Db>> openSqlite(const std::string& path);
+core::Result<std::unique_ptr<Db>> openPostgres(const std::string& conninfo);
+
+// Applies every migration not yet recorded in schema_migrations, each in its own transaction.
+core::Result<void> migrate(Db& db);
+// The newest schema version this build knows.
+int latestSchemaVersion();
+
+}  // namespace sharpeyes::storage::detail

@@ -1,0 +1,175 @@
+// PostgreSQL backend of the internal SQL layer (libpq). Statements are prepared once per
+// connection under generated names; parameters travel as text.
+#include <libpq-fe.h>
+
+#include <map>
+#include <memory>
+
+#include "db.h"
+
+namespace sharpeyes::storage::detail {
+namespace {
+
+using core::ErrorCode;
+using core::makeError;
+
+struct ResultDeleter {
+  void operator()(PGresult* r) const { PQclear(r); }
+};
+using PgResult = std::unique_ptr<PGresult, ResultDeleter>;
+
+ErrorCode codeOf(const PGresult* r) {
+  const char* state = r != nullptr ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
+  if (state == nullptr) return ErrorCode::kUnavailable;
+  const std::string s = state;
+  if (s.rfind("23", 0) == 0) return ErrorCode::kAlreadyExists;  // integrity constraint
+  if (s == "53100") return ErrorCode::kResourceExhausted;       // disk full
+  if (s.rfind("08", 0) == 0) return ErrorCode::kUnavailable;    // connection
+  if (s.rfind("42", 0) == 0) return ErrorCode::kInvalidArgument;
+  if (s.rfind("XX", 0) == 0) return ErrorCode::kCorrupt;
+  return ErrorCode::kInternal;
+}
+
+std::string redactConninfo(const std::string& conninfo) {
+  // Drop any password=... or user:password@ so that describe() is safe to log.
+  std::string out = conninfo;
+  if (auto p = out.find("password="); p != std::string::npos) {
+    auto e = out.find(' ', p);
+    out.replace(p, e == std::string::npos ? std::string::npos : e - p, "password=***");
+  }
+  if (auto scheme = out.find("://"); scheme != std::string::npos) {
+    auto at = out.find('@', scheme);
+    auto colon = out.find(':', scheme + 3);
+    if (at != std::string::npos && colon != std::string::npos && colon < at) {
+      out.replace(colon + 1, at - colon - 1, "***");
+    }
+  }
+  return out;
+}
+
+class PostgresDb final : public Db {
+ public:
+  PostgresDb(PGconn* conn, std::string desc) : conn_(conn), desc_(std::move(desc)) {}
+  ~PostgresDb() override { PQfinish(conn_); }
+
+  Dialect dialect() const override { return Dialect::kPostgres; }
+  std::string describe() const override { return "postgresql:" + desc_; }
+
+  core::Result<void> execScript(const std::string& sql) override {
+    std::lock_guard lock(mutex());
+    PgResult r(PQexec(conn_, sql.c_str()));
+    const auto st = PQresultStatus(r.get());
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) return fail(r.get());
+    return {};
+  }
+
+  core::Result<std::vector<Row>> query(const std::string& sql,
+                                       const std::vector<Value>& params) override {
+    std::lock_guard lock(mutex());
+    auto r = run(sql, params);
+    if (!r) return r.error();
+    PGresult* res = r->get();
+    const int n = PQntuples(res);
+    const int cols = PQnfields(res);
+    std::vector<Row> rows;
+    rows.reserve(n);
+    for (int i = 0; i < n; ++i) {
+      std::vector<Value> values;
+      values.reserve(cols);
+      for (int c = 0; c < cols; ++c) {
+        if (PQgetisnull(res, i, c)) {
+          values.emplace_back(std::monostate{});
+        } else {
+          values.emplace_back(std::string(PQgetvalue(res, i, c), PQgetlength(res, i, c)));
+        }
+      }
+      rows.emplace_back(std::move(values));
+    }
+    return rows;
+  }
+
+  core::Result<int64_t> execute(const std::string& sql, const std::vector<Value>& params) override {
+    std::lock_guard lock(mutex());
+    auto r = run(sql, params);
+    if (!r) return r.error();
+    const char* n = PQcmdTuples(r->get());
+    return static_cast<int64_t>(n != nullptr && *n != '\0' ? std::stoll(n) : 0);
+  }
+
+  core::Result<std::string> integrityCheck() override {
+    auto rows = query("SELECT 1", {});
+    if (!rows) return rows.error();
+    return std::string("ok");
+  }
+
+ private:
+  core::Error fail(const PGresult* r) {
+    std::string msg = r != nullptr ? PQresultErrorMessage(r) : PQerrorMessage(conn_);
+    while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+    return makeError(codeOf(r), "postgresql: " + msg);
+  }
+
+  core::Result<PgResult> run(const std::string& sql, const std::vector<Value>& params) {
+    if (PQstatus(conn_) != CONNECTION_OK) {
+      PQreset(conn_);
+      if (PQstatus(conn_) != CONNECTION_OK) {
+        return makeError(ErrorCode::kUnavailable, "postgresql: connection lost");
+      }
+      prepared_.clear();
+    }
+    auto it = prepared_.find(sql);
+    if (it == prepared_.end()) {
+      std::string name = "s" + std::to_string(prepared_.size() + 1);
+      PgResult p(PQprepare(conn_, name.c_str(), sql.c_str(), 0, nullptr));
+      if (PQresultStatus(p.get()) != PGRES_COMMAND_OK) return fail(p.get());
+      it = prepared_.emplace(sql, std::move(name)).first;
+    }
+    std::vector<std::string> text(params.size());
+    std::vector<const char*> ptrs(params.size(), nullptr);
+    for (size_t i = 0; i < params.size(); ++i) {
+      const Value& v = params[i];
+      if (const auto* p = std::get_if<int64_t>(&v)) {
+        text[i] = std::to_string(*p);
+      } else if (const auto* p = std::get_if<double>(&v)) {
+        text[i] = std::to_string(*p);
+      } else if (const auto* p = std::get_if<std::string>(&v)) {
+        text[i] = *p;
+      } else {
+        continue;  // NULL
+      }
+      ptrs[i] = text[i].c_str();
+    }
+    PgResult r(PQexecPrepared(conn_, it->second.c_str(), static_cast<int>(ptrs.size()), ptrs.data(),
+                              nullptr, nullptr, 0));
+    const auto st = PQresultStatus(r.get());
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) return fail(r.get());
+    return r;
+  }
+
+  PGconn* conn_;
+  std::string desc_;
+  std::map<std::string, std::string> prepared_;
+};
+
+}  // namespace
+
+core::Result<std::unique_ptr<Db>> openPostgres(const std::string& conninfo) {
+  PGconn* conn = PQconnectdb(conninfo.c_str());
+  if (PQstatus(conn) != CONNECTION_OK) {
+    std::string msg = PQerrorMessage(conn);
+    while (!msg.empty() && msg.back() == '\n') msg.pop_back();
+    PQfinish(conn);
+    return makeError(ErrorCode::kUnavailable,
+                     "cannot connect to " + redactConninfo(conninfo) + ": " + msg);
+  }
+  // Notices (e.g. "relation already exists, skipping") are not errors: keep them out of stderr.
+  PQsetNoticeProcessor(
+      conn, [](void*, const char*) {}, nullptr);
+  auto db = std::make_unique<PostgresDb>(conn, redactConninfo(conninfo));
+  // Commits wait for the WAL flush (the server default, stated here so that it is not lost).
+  auto r = db->execScript("SET synchronous_commit = on; SET client_min_messages = warning");
+  if (!r) return r.error();
+  return std::unique_ptr<Db>(std::move(db));
+}
+
+}  // namespace sharpeyes::storage::detail

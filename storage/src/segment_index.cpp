@@ -1,0 +1,374 @@
+#include "sharpeyes/storage/segment_index.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+
+#include "chain.h"
+#include "db.h"
+#include "sharpeyes/core/util.h"
+#include "sharpeyes/storage/database.h"
+
+namespace sharpeyes::storage {
+namespace detail {
+
+std::string segmentChainHash(const std::string& prevChain, const core::Segment& s) {
+  // Fields separated by a byte that cannot occur in any of them, so no two rows collide.
+  std::string text = prevChain;
+  for (const std::string& f :
+       {s.camera.str(), std::to_string(core::toUnixMicros(s.start)),
+        std::to_string(core::toUnixMicros(s.end)),
+        std::to_string(
+            std::chrono::duration_cast<std::chrono::microseconds>(s.mediaDuration).count()),
+        s.path, std::to_string(s.bytes), s.sha256}) {
+    text.push_back('\x1f');
+    text += f;
+  }
+  return core::sha256Hex(text);
+}
+
+}  // namespace detail
+
+namespace {
+
+using core::ErrorCode;
+using core::makeError;
+using detail::Row;
+using detail::Value;
+
+constexpr const char* kColumns =
+    "id, camera, start_us, end_us, media_duration_us, path, bytes, codec, width, height, sha256";
+
+int64_t nowMicros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+int64_t micros(core::Duration d) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(d).count();
+}
+
+core::Segment toSegment(const Row& r) {
+  core::Segment s;
+  s.id = r.i64(0);
+  s.camera = core::CameraId::parse(r.str(1)).valueOr(core::CameraId{});
+  s.start = core::fromUnixMicros(r.i64(2));
+  s.end = core::fromUnixMicros(r.i64(3));
+  s.mediaDuration = std::chrono::microseconds(r.i64(4));
+  s.path = r.str(5);
+  s.bytes = static_cast<uint64_t>(r.i64(6));
+  s.codec = r.str(7);
+  s.width = static_cast<int>(r.i64(8));
+  s.height = static_cast<int>(r.i64(9));
+  s.sha256 = r.str(10);
+  return s;
+}
+
+std::vector<core::Segment> toSegments(const std::vector<Row>& rows) {
+  std::vector<core::Segment> out;
+  out.reserve(rows.size());
+  for (const Row& r : rows) out.push_back(toSegment(r));
+  return out;
+}
+
+class DbSegmentIndex final : public SegmentIndex {
+ public:
+  explicit DbSegmentIndex(std::shared_ptr<Database> database)
+      : database_(std::move(database)), db_(database_->db()) {}
+
+  core::Result<int64_t> insert(const core::Segment& segment) override {
+    auto tx = detail::Tx::begin(db_);
+    if (!tx) return tx.error();
+    auto id = insertLocked(segment);
+    if (!id) return id;
+    auto c = (*tx)->commit();
+    if (!c) return c.error();
+    return id;
+  }
+
+  core::Result<int64_t> insertMany(const std::vector<core::Segment>& segments) override {
+    auto tx = detail::Tx::begin(db_);
+    if (!tx) return tx.error();
+    for (const auto& s : segments) {
+      auto id = insertLocked(s);
+      if (!id) return id.error();
+    }
+    auto c = (*tx)->commit();
+    if (!c) return c.error();
+    return static_cast<int64_t>(segments.size());
+  }
+
+  core::Result<std::vector<core::Segment>> query(const core::CameraId& camera,
+                                                 const core::TimeRange& range) override {
+    // Segments are at most a few minutes long: bounding start from below lets the
+    // (camera, start_us) index do all the work even on a year of rows.
+    auto rows =
+        db_.query(std::string("SELECT ") + kColumns +
+                      " FROM segments WHERE camera = $1 AND start_us < $2 AND "
+                      "end_us > $3 AND start_us >= $4 ORDER BY start_us, id",
+                  {camera.str(), core::toUnixMicros(range.end), core::toUnixMicros(range.begin),
+                   core::toUnixMicros(range.begin) - kMaxSegmentUs});
+    if (!rows) return rows.error();
+    return toSegments(*rows);
+  }
+
+  core::Result<std::vector<core::Segment>> all() override {
+    auto rows = db_.query(std::string("SELECT ") + kColumns +
+                          " FROM segments ORDER BY camera, start_us, id");
+    if (!rows) return rows.error();
+    return toSegments(*rows);
+  }
+
+  core::Result<std::optional<core::Segment>> findByPath(const std::string& path) override {
+    auto rows =
+        db_.query(std::string("SELECT ") + kColumns + " FROM segments WHERE path = $1", {path});
+    if (!rows) return rows.error();
+    if (rows->empty()) return std::optional<core::Segment>{};
+    return std::optional<core::Segment>(toSegment(rows->front()));
+  }
+
+  core::Result<std::optional<core::Segment>> get(int64_t id) override {
+    auto rows = db_.query(std::string("SELECT ") + kColumns + " FROM segments WHERE id = $1", {id});
+    if (!rows) return rows.error();
+    if (rows->empty()) return std::optional<core::Segment>{};
+    return std::optional<core::Segment>(toSegment(rows->front()));
+  }
+
+  core::Result<void> remove(int64_t id) override { return dropWithTombstone(id, "removed"); }
+
+  core::Result<std::string> integrityCheck() override { return db_.integrityCheck(); }
+
+  core::Result<std::vector<core::CameraId>> cameras() override {
+    auto rows = db_.query("SELECT camera FROM segment_chain_heads ORDER BY camera");
+    if (!rows) return rows.error();
+    std::vector<core::CameraId> out;
+    for (const Row& r : *rows) {
+      if (auto id = core::CameraId::parse(r.str(0))) out.push_back(*id);
+    }
+    return out;
+  }
+
+  core::Result<std::vector<core::Segment>> oldest(const std::optional<core::CameraId>& camera,
+                                                  int limit) override {
+    std::string sql = std::string("SELECT ") + kColumns +
+                      " FROM segments s WHERE NOT EXISTS (SELECT 1 FROM segment_garbage g "
+                      "WHERE g.segment_id = s.id)";
+    std::vector<Value> params{static_cast<int64_t>(limit)};
+    if (camera) {
+      sql += " AND camera = $2";
+      params.emplace_back(camera->str());
+    }
+    sql += " ORDER BY start_us, id LIMIT $1";
+    auto rows = db_.query(sql, params);
+    if (!rows) return rows.error();
+    return toSegments(*rows);
+  }
+
+  core::Result<uint64_t> totalBytes() override {
+    auto rows = db_.query("SELECT COALESCE(SUM(bytes), 0) FROM segments");
+    if (!rows) return rows.error();
+    return static_cast<uint64_t>(rows->front().i64(0));
+  }
+
+  core::Result<void> markGarbage(int64_t id, const std::string& reason) override {
+    auto n = db_.execute(
+        "INSERT INTO segment_garbage (segment_id, path, reason, marked_us) "
+        "SELECT id, path, $2, $3 FROM segments WHERE id = $1 ON CONFLICT (segment_id) DO NOTHING",
+        {id, reason, nowMicros()});
+    if (!n) return n.error();
+    return {};
+  }
+
+  core::Result<std::vector<GarbageEntry>> garbage() override {
+    auto rows =
+        db_.query("SELECT segment_id, path, reason FROM segment_garbage ORDER BY segment_id");
+    if (!rows) return rows.error();
+    std::vector<GarbageEntry> out;
+    for (const Row& r : *rows) out.push_back({r.i64(0), r.str(1), r.str(2)});
+    return out;
+  }
+
+  core::Result<void> dropGarbage(int64_t id) override {
+    auto rows = db_.query("SELECT reason FROM segment_garbage WHERE segment_id = $1", {id});
+    if (!rows) return rows.error();
+    if (rows->empty()) {
+      return makeError(ErrorCode::kNotFound, "segment " + std::to_string(id) + " is not garbage");
+    }
+    return dropWithTombstone(id, rows->front().str(0));
+  }
+
+  core::Result<bool> isGarbage(int64_t id) override {
+    auto rows = db_.query("SELECT 1 FROM segment_garbage WHERE segment_id = $1", {id});
+    if (!rows) return rows.error();
+    return !rows->empty();
+  }
+
+  core::Result<ChainReport> verifyChain(const core::CameraId& camera) override {
+    std::unique_lock lock(db_.mutex());  // one consistent snapshot of rows, tombstones, head
+    auto rows = db_.query(std::string("SELECT ") + kColumns +
+                              ", prev_chain, chain FROM segments WHERE camera = $1 ORDER BY id",
+                          {camera.str()});
+    if (!rows) return rows.error();
+    auto tombs =
+        db_.query("SELECT segment_id, prev_chain, chain FROM segment_tombstones WHERE camera = $1",
+                  {camera.str()});
+    if (!tombs) return tombs.error();
+    auto head =
+        db_.query("SELECT chain FROM segment_chain_heads WHERE camera = $1", {camera.str()});
+    if (!head) return head.error();
+    lock.unlock();
+
+    std::map<std::string, std::string> tombPrev;  // chain -> prev_chain
+    for (const Row& t : *tombs) tombPrev[t.str(2)] = t.str(1);
+
+    ChainReport report;
+    std::string expected = detail::kGenesisChain;
+    for (const Row& r : *rows) {
+      const core::Segment s = toSegment(r);
+      const std::string prev = r.str(11);
+      const std::string chain = r.str(12);
+      ++report.rowsChecked;
+      if (detail::segmentChainHash(prev, s) != chain) {
+        report.problems.push_back("segment " + std::to_string(s.id) + " (" + s.path +
+                                  ") was altered: its chain hash does not match its fields");
+      }
+      if (prev != expected) {
+        // Walk back over legitimately deleted rows.
+        std::string cur = prev;
+        int crossed = 0;
+        while (cur != expected) {
+          auto it = tombPrev.find(cur);
+          if (it == tombPrev.end()) break;
+          cur = it->second;
+          ++crossed;
+        }
+        if (cur != expected) {
+          report.problems.push_back("chain broken before segment " + std::to_string(s.id) + " (" +
+                                    s.path + "): a row is missing or was altered");
+        } else {
+          report.tombstonesCrossed += crossed;
+        }
+      }
+      expected = chain;
+    }
+    if (!head->empty()) {
+      std::string cur = head->front().str(0);
+      while (cur != expected) {
+        auto it = tombPrev.find(cur);
+        if (it == tombPrev.end()) break;
+        cur = it->second;
+      }
+      if (cur != expected) {
+        report.problems.push_back("the newest segment rows of " + camera.str() +
+                                  " were removed without a trace");
+      }
+    } else if (!rows->empty()) {
+      report.problems.push_back("no chain head for " + camera.str());
+    }
+    return report;
+  }
+
+  core::Result<Timeline> timeline(const core::CameraId& camera, const core::TimeRange& range,
+                                  core::Duration tolerance) override {
+    auto segs = query(camera, range);
+    if (!segs) return segs.error();
+    Timeline t;
+    for (const auto& s : *segs) {
+      const core::WallTime b = std::max(s.start, range.begin);
+      const core::WallTime e = std::min(s.end, range.end);
+      if (e <= b) continue;
+      if (!t.covered.empty() && b <= t.covered.back().end + tolerance) {
+        t.covered.back().end = std::max(t.covered.back().end, e);
+      } else {
+        t.covered.push_back({b, e});
+      }
+    }
+    core::WallTime cursor = range.begin;
+    for (const auto& c : t.covered) {
+      if (c.begin > cursor) t.gaps.push_back({cursor, c.begin});
+      cursor = std::max(cursor, c.end);
+      t.coveredTotal += c.end - c.begin;
+    }
+    if (cursor < range.end) t.gaps.push_back({cursor, range.end});
+    return t;
+  }
+
+ private:
+  // Longest segment the index expects (10 s default; an hour is far beyond any configuration).
+  static constexpr int64_t kMaxSegmentUs = 3600LL * 1000 * 1000;
+
+  core::Result<int64_t> insertLocked(const core::Segment& s) {
+    if (s.camera.empty() || s.path.empty()) {
+      return makeError(ErrorCode::kInvalidArgument, "segment without camera or path");
+    }
+    if (s.end < s.start) {
+      return makeError(ErrorCode::kInvalidArgument, "segment " + s.path + " ends before it starts");
+    }
+    auto head =
+        db_.query("SELECT chain FROM segment_chain_heads WHERE camera = $1", {s.camera.str()});
+    if (!head) return head.error();
+    const std::string prev = head->empty() ? detail::kGenesisChain : head->front().str(0);
+    const std::string chain = detail::segmentChainHash(prev, s);
+    auto rows = db_.query(
+        "INSERT INTO segments (camera, start_us, end_us, media_duration_us, path, bytes, codec, "
+        "width, height, sha256, prev_chain, chain, indexed_us) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
+        {s.camera.str(), core::toUnixMicros(s.start), core::toUnixMicros(s.end),
+         micros(s.mediaDuration), s.path, static_cast<int64_t>(s.bytes), s.codec,
+         static_cast<int64_t>(s.width), static_cast<int64_t>(s.height), s.sha256, prev, chain,
+         nowMicros()});
+    if (!rows) return rows.error();
+    const int64_t id = rows->front().i64(0);
+    auto up = db_.execute(
+        "INSERT INTO segment_chain_heads (camera, chain, last_id) VALUES ($1, $2, $3) "
+        "ON CONFLICT (camera) DO UPDATE SET chain = excluded.chain, last_id = excluded.last_id",
+        {s.camera.str(), chain, id});
+    if (!up) return up.error();
+    return id;
+  }
+
+  core::Result<void> dropWithTombstone(int64_t id, const std::string& reason) {
+    auto tx = detail::Tx::begin(db_);
+    if (!tx) return tx.error();
+    auto rows = db_.query(
+        "SELECT camera, prev_chain, chain, path, sha256 FROM segments "
+        "WHERE id = $1",
+        {id});
+    if (!rows) return rows.error();
+    if (rows->empty()) {
+      return makeError(ErrorCode::kNotFound, "no segment " + std::to_string(id));
+    }
+    const Row& r = rows->front();
+    auto t = db_.execute(
+        "INSERT INTO segment_tombstones (segment_id, camera, prev_chain, chain, path, sha256, "
+        "reason, deleted_us) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        {id, r.str(0), r.str(1), r.str(2), r.str(3), r.str(4), reason, nowMicros()});
+    if (!t) return t.error();
+    auto d = db_.execute("DELETE FROM segments WHERE id = $1", {id});
+    if (!d) return d.error();
+    auto g = db_.execute("DELETE FROM segment_garbage WHERE segment_id = $1", {id});
+    if (!g) return g.error();
+    return (*tx)->commit();
+  }
+
+  std::shared_ptr<Database> database_;
+  detail::Db& db_;
+};
+
+}  // namespace
+
+core::Result<std::unique_ptr<SegmentIndex>> SegmentIndex::open(std::shared_ptr<Database> db) {
+  if (!db) return makeError(ErrorCode::kInvalidArgument, "no database");
+  return std::unique_ptr<SegmentIndex>(new DbSegmentIndex(std::move(db)));
+}
+
+core::Result<std::unique_ptr<SegmentIndex>> SegmentIndex::openSqlite(const std::string& path) {
+  auto db = Database::open("sqlite:" + path);
+  if (!db) return db.error();
+  return open(std::move(*db));
+}
+
+}  // namespace sharpeyes::storage

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# CTest fixture: starts a private PostgreSQL server for the storage tests and stops it.
+#   pg_fixture.sh start STATE_DIR   -> STATE_DIR/conninfo holds a libpq conninfo
+#   pg_fixture.sh stop STATE_DIR
+# The server listens on 127.0.0.1 on a free port, keeps its socket in its own data tree and
+# trusts local connections (a throw-away test server). As root (CI), initdb and pg_ctl run as
+# the `postgres` user, as PostgreSQL refuses to run as root.
+set -euo pipefail
+cmd=${1:?start|stop}
+state=${2:?state dir}
+bindir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+[ -x "$bindir/pg_ctl" ] || { echo "pg_fixture: PostgreSQL server binaries not found" >&2; exit 1; }
+
+as_pg() {
+  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+stop_server() {
+  if [ -f "$state/datadir" ]; then
+    local d; d=$(cat "$state/datadir")
+    if [ -d "$d/data" ]; then as_pg "$bindir/pg_ctl" -D "$d/data" -m fast -w stop >/dev/null 2>&1 || true; fi
+    rm -rf "$d"
+    rm -f "$state/datadir" "$state/conninfo"
+  fi
+}
+
+case "$cmd" in
+  start)
+    mkdir -p "$state"
+    stop_server  # a server left over from an interrupted run
+    tmp=$(mktemp -d /tmp/sharpeyes-pg-XXXXXX)
+    echo "$tmp" > "$state/datadir"
+    user=$(id -un)
+    if [ "$(id -u)" = 0 ]; then chown postgres: "$tmp"; user=postgres; fi
+    as_pg "$bindir/initdb" -D "$tmp/data" -U "$user" --auth=trust -E UTF8 --locale=C >"$tmp/initdb.log" 2>&1 \
+      || { cat "$tmp/initdb.log" >&2; exit 1; }
+    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    # fsync=off: a test server's durability is irrelevant and fsync is slow on CI disks.
+    as_pg "$bindir/pg_ctl" -D "$tmp/data" -l "$tmp/server.log" -w -t 60 \
+      -o "-c listen_addresses=127.0.0.1 -p $port -k $tmp -c fsync=off -c max_connections=200" start >/dev/null \
+      || { cat "$tmp/server.log" >&2; exit 1; }
+    echo "host=127.0.0.1 port=$port user=$user" > "$state/conninfo"
+    echo "pg_fixture: PostgreSQL on 127.0.0.1:$port ($tmp)"
+    ;;
+  stop)
+    stop_server
+    ;;
+  *) echo "usage: $0 start|stop STATE_DIR" >&2; exit 2 ;;
+esac

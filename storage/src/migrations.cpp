@@ -61,6 +61,87 @@ CREATE TABLE segment_garbage (
   marked_us BIGINT NOT NULL
 );
 )sql"},
+    {2, "events",
+     R"sql(
+CREATE TABLE events (
+  seq @ID@,
+  id TEXT NOT NULL UNIQUE,
+  phase TEXT NOT NULL,
+  camera TEXT NOT NULL,
+  division TEXT NOT NULL,
+  rule TEXT NOT NULL,
+  type TEXT NOT NULL,
+  severity INTEGER NOT NULL,
+  object_class TEXT NOT NULL,
+  track_id BIGINT NOT NULL,
+  box_x DOUBLE PRECISION NOT NULL,
+  box_y DOUBLE PRECISION NOT NULL,
+  box_w DOUBLE PRECISION NOT NULL,
+  box_h DOUBLE PRECISION NOT NULL,
+  zone TEXT NOT NULL,
+  start_us BIGINT NOT NULL,
+  end_us BIGINT,
+  media_time_us BIGINT NOT NULL,
+  snapshot_path TEXT NOT NULL,
+  clip_start_us BIGINT NOT NULL,
+  clip_end_us BIGINT NOT NULL,
+  attributes TEXT NOT NULL,
+  updated_us BIGINT NOT NULL
+);
+CREATE INDEX events_start ON events (start_us, seq);
+CREATE INDEX events_camera_start ON events (camera, start_us, seq);
+CREATE INDEX events_division_start ON events (division, start_us, seq);
+CREATE INDEX events_type_start ON events (type, start_us, seq);
+)sql"},
+    {3, "cases_holds_audit",
+     R"sql(
+CREATE TABLE cases (
+  id TEXT PRIMARY KEY,
+  title TEXT NOT NULL,
+  created_by TEXT NOT NULL,
+  created_us BIGINT NOT NULL,
+  closed_us BIGINT
+);
+CREATE TABLE case_items (
+  seq @ID@,
+  case_id TEXT NOT NULL REFERENCES cases (id),
+  kind TEXT NOT NULL,
+  ref TEXT NOT NULL,
+  added_by TEXT NOT NULL,
+  added_us BIGINT NOT NULL,
+  UNIQUE (case_id, kind, ref)
+);
+CREATE TABLE holds (
+  id TEXT PRIMARY KEY,
+  case_id TEXT NOT NULL REFERENCES cases (id),
+  camera TEXT NOT NULL,
+  begin_us BIGINT NOT NULL,
+  end_us BIGINT NOT NULL,
+  reason TEXT NOT NULL,
+  placed_by TEXT NOT NULL,
+  placed_us BIGINT NOT NULL,
+  lifted_by TEXT,
+  lifted_us BIGINT,
+  lift_reason TEXT
+);
+CREATE INDEX holds_camera ON holds (camera, begin_us);
+CREATE TABLE audit_log (
+  seq @ID@,
+  at_us BIGINT NOT NULL,
+  actor TEXT NOT NULL,
+  action TEXT NOT NULL,
+  target TEXT NOT NULL,
+  origin TEXT NOT NULL,
+  details TEXT NOT NULL,
+  prev_hash TEXT NOT NULL,
+  hash TEXT NOT NULL
+);
+CREATE TABLE audit_head (
+  one INTEGER PRIMARY KEY,
+  seq BIGINT NOT NULL,
+  hash TEXT NOT NULL
+);
+)sql"},
 };
 
 std::string forDialect(const std::string& sql, Dialect d) {

@@ -42,6 +42,7 @@ SOAP_NMAC struct Namespace namespaces[] = {
     {"dn", "http://www.onvif.org/ver10/network/wsdl", nullptr, nullptr},
     {"tns1", "http://www.onvif.org/ver10/topics", nullptr, nullptr},
     {"ter", "http://www.onvif.org/ver10/error", nullptr, nullptr},
+    {"wsrf-rw", "http://docs.oasis-open.org/wsrf/rw-2", nullptr, nullptr},
     {nullptr, nullptr, nullptr, nullptr}};
 
 namespace sharpeyes::onvif::soap_support {

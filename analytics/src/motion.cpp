@@ -1,0 +1,117 @@
+#include "motion.h"
+
+#include <algorithm>
+#include <cmath>
+#include <opencv2/imgproc.hpp>
+
+namespace sharpeyes::analytics::detail {
+
+MotionDetector::MotionDetector(const MotionConfig& config) : config_(config) {}
+
+cv::Ptr<cv::BackgroundSubtractor> MotionDetector::make() const {
+  // sensitivity 0 / 0.5 / 1 -> 4 / 2 / 1 standard deviations (squared: 16x, 4x, 1x of base).
+  const double scale = std::pow(16.0, 0.5 - config_.sensitivity);
+  if (config_.algorithm == MotionAlgorithm::kKnn) {
+    auto knn = cv::createBackgroundSubtractorKNN(500, 400.0 * scale, config_.shadowSuppression);
+    return knn;
+  }
+  auto mog = cv::createBackgroundSubtractorMOG2(500, 16.0 * scale, config_.shadowSuppression);
+  mog->setNMixtures(3);
+  // A new mode joins the background once the old one's weight falls below this: with the
+  // learning rate dt/history that takes -ln(0.6) * history, about 15 s for the default 30 s, so
+  // a person standing still stays foreground that long.
+  mog->setBackgroundRatio(0.6);
+  return mog;
+}
+
+void MotionDetector::reset(cv::Size size) {
+  size_ = size;
+  bg_ = make();
+  framesSinceReset_ = 0;
+  brightness_ = -1;
+  ignoreMask_ = cv::Mat(size, CV_8U, cv::Scalar(255));
+  for (const Polygon& poly : config_.ignore) {
+    std::vector<cv::Point> pts;
+    for (const Point& p : poly) {
+      pts.emplace_back(cvRound(p.x * size.width), cvRound(p.y * size.height));
+    }
+    cv::fillPoly(ignoreMask_, std::vector<std::vector<cv::Point>>{pts}, cv::Scalar(0));
+  }
+  const int r = config_.morphology;
+  if (r > 0) {
+    openKernel_ = cv::getStructuringElement(cv::MORPH_RECT, cv::Size(2 * r + 1, 2 * r + 1));
+    closeKernel_ = cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(4 * r + 1, 6 * r + 1));
+  }
+}
+
+void MotionDetector::relearn(const cv::Mat& gray) {
+  bg_->apply(gray, fg_, 1.0);
+  const cv::Scalar m3 = cv::mean(gray);
+  brightness_ = gray.channels() == 3 ? (m3[0] + m3[1] + m3[2]) / 3 : m3[0];
+  framesSinceReset_ = 1;
+}
+
+MotionResult MotionDetector::apply(const cv::Mat& gray, double dtSeconds) {
+  MotionResult out;
+  if (gray.size() != size_ || !bg_) reset(gray.size());
+
+  const cv::Scalar m3 = cv::mean(gray, ignoreMask_);
+  const double mean = gray.channels() == 3 ? (m3[0] + m3[1] + m3[2]) / 3 : m3[0];
+  const bool jump =
+      brightness_ > 0 && std::abs(mean - brightness_) > config_.globalBrightnessJump * brightness_;
+  if (framesSinceReset_ == 0 || jump) {
+    relearn(gray);
+    out.globalChange = jump;
+    return out;
+  }
+  brightness_ = 0.8 * brightness_ + 0.2 * mean;
+
+  ++framesSinceReset_;
+  // Learn fast for the first few frames after a reset, then at the configured memory.
+  const double rate = framesSinceReset_ <= 4
+                          ? 1.0 / framesSinceReset_
+                          : std::clamp(dtSeconds, 0.0, 5.0) / config_.historySeconds;
+  bg_->apply(gray, fg_, std::min(rate, 1.0));
+  // Shadows are marked 127 by both subtractors; keep only definite foreground.
+  cv::threshold(fg_, fg_, 200, 255, cv::THRESH_BINARY);
+  cv::bitwise_and(fg_, ignoreMask_, fg_);
+  out.foregroundFraction = double(cv::countNonZero(fg_)) / double(fg_.total());
+  if (out.foregroundFraction > config_.globalChangeFraction) {
+    relearn(gray);
+    out.globalChange = true;
+    return out;
+  }
+  if (config_.morphology > 0) {
+    cv::morphologyEx(fg_, fg_, cv::MORPH_OPEN, openKernel_);
+    cv::morphologyEx(fg_, fg_, cv::MORPH_CLOSE, closeKernel_);
+  }
+  const int n = cv::connectedComponentsWithStats(fg_, labels_, stats_, centroids_, 8, CV_32S);
+  const double minPixels = config_.minArea * double(gray.total());
+  std::vector<cv::Rect> boxes;
+  for (int i = 1; i < n; ++i) {
+    const int area = stats_.at<int>(i, cv::CC_STAT_AREA);
+    if (area < minPixels) continue;
+    boxes.emplace_back(stats_.at<int>(i, cv::CC_STAT_LEFT), stats_.at<int>(i, cv::CC_STAT_TOP),
+                       stats_.at<int>(i, cv::CC_STAT_WIDTH), stats_.at<int>(i, cv::CC_STAT_HEIGHT));
+  }
+  // Parts of one object (head and legs split by a background-coloured band) are merged when
+  // their boxes overlap.
+  bool merged = true;
+  while (merged) {
+    merged = false;
+    for (size_t i = 0; i < boxes.size() && !merged; ++i) {
+      for (size_t j = i + 1; j < boxes.size(); ++j) {
+        if ((boxes[i] & boxes[j]).area() > 0) {
+          boxes[i] |= boxes[j];
+          boxes.erase(boxes.begin() + long(j));
+          merged = true;
+          break;
+        }
+      }
+    }
+  }
+  out.blobs = std::move(boxes);
+  return out;
+}
+
+}  // namespace sharpeyes::analytics::detail

@@ -2,7 +2,6 @@
 
 #include <openssl/evp.h>
 #include <openssl/rand.h>
-#include <openssl/sha.h>
 
 #include <cstring>
 #include <ctime>
@@ -196,14 +195,16 @@ std::string randomBytes(size_t n) {
 
 std::string passwordDigest(std::string_view nonce, std::string_view created,
                            std::string_view password) {
-  unsigned char md[SHA_DIGEST_LENGTH];
-  SHA_CTX ctx;
-  SHA1_Init(&ctx);
-  SHA1_Update(&ctx, nonce.data(), nonce.size());
-  SHA1_Update(&ctx, created.data(), created.size());
-  SHA1_Update(&ctx, password.data(), password.size());
-  SHA1_Final(md, &ctx);
-  return base64Encode(std::string_view(reinterpret_cast<const char*>(md), sizeof md));
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  EVP_DigestInit_ex(ctx, EVP_sha1(), nullptr);
+  EVP_DigestUpdate(ctx, nonce.data(), nonce.size());
+  EVP_DigestUpdate(ctx, created.data(), created.size());
+  EVP_DigestUpdate(ctx, password.data(), password.size());
+  EVP_DigestFinal_ex(ctx, md, &len);
+  EVP_MD_CTX_free(ctx);
+  return base64Encode(std::string_view(reinterpret_cast<const char*>(md), len));
 }
 
 std::string formatCreated(core::WallTime t) {

@@ -134,6 +134,13 @@ bool checkProfile(struct soap* soap, DeviceImpl& d, int camera, const std::strin
 
 }  // namespace
 
+// A Fault sent to us as a message (WS-Addressing FaultTo): nothing to do but acknowledge.
+int SOAP_ENV__Fault(struct soap* soap, char*, char*, char*, struct SOAP_ENV__Detail*,
+                    struct SOAP_ENV__Code*, struct SOAP_ENV__Reason*, char*, char*,
+                    struct SOAP_ENV__Detail*) {
+  return soap_send_empty_response(soap, SOAP_OK);
+}
+
 // --- Device ----------------------------------------------------------------------------------
 
 int __tds__GetDeviceInformation(struct soap* soap, _tds__GetDeviceInformation*,

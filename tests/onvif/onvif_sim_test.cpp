@@ -1,0 +1,328 @@
+// The ONVIF client against the simulated device, end to end over loopback: discovery (multicast
+// and unicast), device/media, PTZ moving the simulator's view, pull-point events following the
+// scene's ground truth, and authentication failures reported clearly.
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <set>
+#include <condition_variable>
+#include <mutex>
+
+#include "process.h"
+#include "sharpeyes/onvif/client.h"
+#include "sharpeyes/onvif/discovery.h"
+#include "sharpeyes/onvif/runtime.h"
+#include "sim_fixture.h"
+
+namespace sharpeyes {
+namespace {
+
+using namespace std::chrono_literals;
+using onvif::CallOptions;
+using onvif::Credentials;
+using onvif::DeviceClient;
+using testing::waitFor;
+
+uint16_t freeUdpPort();
+
+class OnvifSimTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    auto s = sim::SimServer::start(testing::smallSimOptions(2, {0}));
+    ASSERT_TRUE(s.ok()) << s.error().describe();
+    sim_ = std::move(*s).release();
+    sim::OnvifDeviceOptions o;
+    o.username = "admin";
+    o.password = "s3cret";
+    o.discoveryPort = freeUdpPort();  // a private port: parallel tests never see each other
+    o.clockOffset = 17min;            // beyond the 5 min skew: the client must learn the offset
+    auto d = sim::OnvifDevice::start(*sim_, o);
+    ASSERT_TRUE(d.ok()) << d.error().describe();
+    device_ = std::move(*d).release();
+  }
+  static void TearDownTestSuite() {
+    delete device_;
+    device_ = nullptr;
+    delete sim_;
+    sim_ = nullptr;
+  }
+
+  static Credentials creds() { return {"admin", "s3cret"}; }
+  static CallOptions fast() {
+    CallOptions o;
+    o.connectTimeout = 2000ms;
+    o.ioTimeout = 5000ms;
+    return o;
+  }
+
+  static sim::SimServer* sim_;
+  static sim::OnvifDevice* device_;
+};
+sim::SimServer* OnvifSimTest::sim_ = nullptr;
+sim::OnvifDevice* OnvifSimTest::device_ = nullptr;
+
+uint16_t freeUdpPort() {
+  const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+TEST_F(OnvifSimTest, ResolvesMainAndSubStreamsWithClockOffset) {
+  auto r = onvif::resolveStreams(device_->deviceUrl(1), creds(), fast());
+  ASSERT_TRUE(r.ok()) << r.error().describe();
+  EXPECT_EQ(r->mainUri, sim_->mainUrl(1));
+  EXPECT_EQ(r->subUri, sim_->subUrl(1));
+  EXPECT_EQ(r->mainProfile, "main");
+  EXPECT_EQ(r->subProfile, "sub");
+  EXPECT_EQ(r->device.manufacturer, "sharpeyes");
+  EXPECT_EQ(r->device.model, "SimCam-1");
+  EXPECT_FALSE(r->device.serialNumber.empty());
+  EXPECT_NE(r->snapshotUri.find("/snapshot.jpg"), std::string::npos);
+  // The device runs 17 minutes ahead; the digest was accepted only because Created used it.
+  EXPECT_NEAR(std::chrono::duration<double>(r->clockOffset).count(), 17 * 60.0, 3.0);
+}
+
+TEST_F(OnvifSimTest, WithoutClockSyncTheDigestIsStale) {
+  DeviceClient c(device_->deviceUrl(0), creds(), fast());
+  auto info = c.deviceInformation();
+  ASSERT_FALSE(info.ok());
+  EXPECT_EQ(info.error().code, core::ErrorCode::kPermissionDenied);
+  EXPECT_NE(info.error().message.find("stale Created"), std::string::npos)
+      << info.error().message;
+  ASSERT_TRUE(c.syncClock().ok());
+  auto again = c.deviceInformation();
+  ASSERT_TRUE(again.ok()) << again.error().describe();
+}
+
+TEST_F(OnvifSimTest, ServicesProfilesAndCapabilities) {
+  DeviceClient c(device_->deviceUrl(0), creds(), fast());
+  ASSERT_TRUE(c.syncClock().ok());
+  auto s = c.services();
+  ASSERT_TRUE(s.ok()) << s.error().describe();
+  EXPECT_EQ(s->media, device_->deviceUrl(0).substr(0, device_->deviceUrl(0).rfind('/')) + "/media");
+  EXPECT_FALSE(s->ptz.empty());
+  EXPECT_TRUE(s->pullPointSupported);
+  auto p = c.profiles();
+  ASSERT_TRUE(p.ok()) << p.error().describe();
+  ASSERT_EQ(p->size(), 2u);
+  EXPECT_EQ((*p)[0].encoding, "H264");
+  EXPECT_EQ((*p)[0].width, 1920);
+  EXPECT_EQ((*p)[1].width, 640);
+  EXPECT_FALSE((*p)[0].ptzNodeToken.empty());
+  auto snap = c.snapshotUri("main");
+  ASSERT_TRUE(snap.ok());
+  auto bad = c.streamUri("nope");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("NoProfile"), std::string::npos) << bad.error().message;
+}
+
+TEST_F(OnvifSimTest, AuthenticationFailuresAreClear) {
+  {
+    DeviceClient c(device_->deviceUrl(0), {"admin", "wrong"}, fast());
+    ASSERT_TRUE(c.syncClock().ok());
+    auto r = c.deviceInformation();
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error().code, core::ErrorCode::kPermissionDenied);
+    EXPECT_NE(r.error().message.find("authentication failed"), std::string::npos);
+    EXPECT_NE(r.error().message.find("wrong username or password digest"), std::string::npos)
+        << r.error().message;
+    EXPECT_EQ(r.error().message.find("wrong\""), std::string::npos);  // no password echoed
+  }
+  {
+    CallOptions text = fast();
+    text.usePasswordText = true;
+    DeviceClient c(device_->deviceUrl(0), creds(), text);
+    ASSERT_TRUE(c.syncClock().ok());
+    auto r = c.deviceInformation();
+    ASSERT_FALSE(r.ok());
+    EXPECT_NE(r.error().message.find("PasswordText not allowed"), std::string::npos)
+        << r.error().message;
+  }
+  {
+    DeviceClient c(device_->deviceUrl(0), {}, fast());
+    auto r = c.deviceInformation();
+    ASSERT_FALSE(r.ok());
+    EXPECT_NE(r.error().message.find("UsernameToken required"), std::string::npos)
+        << r.error().message;
+  }
+  const auto before = device_->stats();
+  EXPECT_GE(before.digestRejected, 1u);
+  EXPECT_GE(before.textRejected, 1u);
+  EXPECT_GE(before.staleRejected, 0u);
+}
+
+TEST_F(OnvifSimTest, MulticastDiscoveryOnLoopbackFindsEveryCamera) {
+  onvif::DiscoveryOptions o;
+  o.port = device_->discoveryPort();
+  o.interfaceAddress = "127.0.0.1";
+  o.wait = 1500ms;
+  auto found = onvif::discover(o);
+  ASSERT_TRUE(found.ok()) << found.error().describe();
+  ASSERT_EQ(found->size(), 2u);
+  std::set<std::string> xaddrs;
+  for (const auto& d : *found) {
+    ASSERT_FALSE(d.xaddrs.empty());
+    xaddrs.insert(d.xaddrs.front());
+    EXPECT_TRUE(d.endpoint.starts_with("urn:uuid:"));
+    EXPECT_EQ(d.model, "SimCam-1");
+    EXPECT_FALSE(d.name.empty());
+  }
+  EXPECT_TRUE(xaddrs.count(device_->deviceUrl(0)));
+  EXPECT_TRUE(xaddrs.count(device_->deviceUrl(1)));
+  onvif::enrich(*found, creds(), fast());
+  for (const auto& d : *found) {
+    EXPECT_TRUE(d.error.empty()) << d.error;
+    EXPECT_EQ(d.manufacturer, "sharpeyes");
+    EXPECT_TRUE(d.serialNumber.starts_with("SIM-")) << d.serialNumber;
+  }
+}
+
+TEST_F(OnvifSimTest, UnicastProbe) {
+  onvif::DiscoveryOptions o;
+  o.wait = 1000ms;
+  auto found = onvif::probe("127.0.0.1:" + std::to_string(device_->discoveryPort()), o);
+  ASSERT_TRUE(found.ok()) << found.error().describe();
+  EXPECT_EQ(found->size(), 2u);
+}
+
+TEST_F(OnvifSimTest, PtzMovesTheSimulatorView) {
+  DeviceClient c(device_->deviceUrl(0), creds(), fast());
+  ASSERT_TRUE(c.syncClock().ok());
+  auto nodes = c.ptzNodes();
+  ASSERT_TRUE(nodes.ok()) << nodes.error().describe();
+  ASSERT_EQ(nodes->size(), 1u);
+  EXPECT_TRUE((*nodes)[0].absolutePanTilt);
+  EXPECT_TRUE((*nodes)[0].continuousPanTilt);
+
+  ASSERT_TRUE(c.absoluteMove("main", {0.5f, -0.25f, 0.3f}).ok());
+  EXPECT_FLOAT_EQ(sim_->view(0).pan, 0.5f);
+  EXPECT_FLOAT_EQ(sim_->view(0).tilt, -0.25f);
+  EXPECT_FLOAT_EQ(sim_->view(0).zoom, 0.3f);
+
+  auto preset = c.setPreset("main", "gate");
+  ASSERT_TRUE(preset.ok()) << preset.error().describe();
+  ASSERT_TRUE(c.absoluteMove("main", {-0.5f, 0, 0}).ok());
+  ASSERT_TRUE(c.continuousMove("main", {1.0f, 0, 0}, 20s).ok());
+  EXPECT_TRUE(waitFor([&] { return sim_->view(0).pan > 0.0f; }, 10s)) << sim_->view(0).pan;
+  auto moving = c.ptzStatus("main");
+  ASSERT_TRUE(moving.ok());
+  ASSERT_TRUE(c.stop("main").ok());
+  // Stopped: the view no longer changes.
+  const float stoppedAt = sim_->view(0).pan;
+  auto status = c.ptzStatus("main");
+  ASSERT_TRUE(status.ok());
+  EXPECT_FALSE(status->moving);
+  ASSERT_TRUE(status->position.has_value());
+  EXPECT_NEAR(status->position->pan, sim_->view(0).pan, 1e-4);
+  EXPECT_NEAR(sim_->view(0).pan, stoppedAt, 0.05f);
+
+  auto list = c.presets("main");
+  ASSERT_TRUE(list.ok());
+  ASSERT_EQ(list->size(), 1u);
+  EXPECT_EQ((*list)[0].name, "gate");
+  ASSERT_TRUE(c.gotoPreset("main", *preset).ok());
+  EXPECT_FLOAT_EQ(sim_->view(0).pan, 0.5f);
+  EXPECT_FLOAT_EQ(sim_->view(0).tilt, -0.25f);
+
+  // A fixed camera offers no PTZ service.
+  DeviceClient fixed(device_->deviceUrl(1), creds(), fast());
+  ASSERT_TRUE(fixed.syncClock().ok());
+  auto none = fixed.absoluteMove("main", {0.1f, 0, 0});
+  ASSERT_FALSE(none.ok());
+  EXPECT_EQ(none.error().code, core::ErrorCode::kUnsupported);
+}
+
+TEST_F(OnvifSimTest, PullPointEventsFollowTheScene) {
+  onvif::OnvifRuntime runtime(2);
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<core::Event> events;
+  std::vector<onvif::WatchState> states;
+  onvif::EventSource src;
+  src.camera = *core::CameraId::parse("cam02");
+  src.division = *core::DivisionCode::parse("510603101201");
+  src.address = device_->deviceUrl(1);
+  src.credentials = creds();
+  src.call = fast();
+  src.watch.pollInterval = 150ms;
+  const uint64_t id = runtime.watchEvents(
+      src,
+      [&](const core::Event& e) {
+        std::lock_guard lock(mu);
+        events.push_back(e);
+        cv.notify_all();
+      },
+      [&](onvif::WatchState s, const std::string&) {
+        std::lock_guard lock(mu);
+        states.push_back(s);
+        cv.notify_all();
+      });
+  auto has = [&](core::EventPhase phase) {
+    return std::any_of(events.begin(), events.end(), [&](const core::Event& e) {
+      return e.type == core::EventType::kMotion && e.phase == phase;
+    });
+  };
+  {
+    std::unique_lock lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, 30s, [&] {
+      return has(core::EventPhase::kStart) && has(core::EventPhase::kEnd);
+    })) << "events: " << events.size();
+    const core::Event* start = nullptr;
+    const core::Event* end = nullptr;
+    for (const auto& e : events) {
+      if (e.type != core::EventType::kMotion) continue;
+      if (e.phase == core::EventPhase::kStart && start == nullptr) start = &e;
+      if (e.phase == core::EventPhase::kEnd && start != nullptr && e.id == start->id) end = &e;
+    }
+    ASSERT_NE(start, nullptr);
+    EXPECT_EQ(start->camera.str(), "cam02");
+    EXPECT_EQ(start->division.str(), "510603101201");
+    EXPECT_EQ(start->attributes.at("origin"), "camera");
+    EXPECT_EQ(start->attributes.at("topic"), "tns1:VideoSource/MotionAlarm");
+    if (end != nullptr) {
+      EXPECT_GE(*end->end, start->start);
+    }
+    EXPECT_EQ(states.front(), onvif::WatchState::kConnecting);
+    EXPECT_NE(std::find(states.begin(), states.end(), onvif::WatchState::kSubscribed),
+              states.end());
+  }
+  EXPECT_EQ(device_->stats().subscriptions, 1u);
+  runtime.unwatch(id);
+  EXPECT_TRUE(waitFor([&] { return device_->stats().subscriptions == 0; }, 10s));
+}
+
+TEST_F(OnvifSimTest, EventWatchReportsAuthFailureAndRetries) {
+  onvif::OnvifRuntime runtime(1);
+  std::mutex mu;
+  std::condition_variable cv;
+  std::string detail;
+  onvif::EventSource src;
+  src.camera = *core::CameraId::parse("cam01");
+  src.address = device_->deviceUrl(0);
+  src.credentials = {"admin", "nope"};
+  src.call = fast();
+  runtime.watchEvents(src, {}, [&](onvif::WatchState s, const std::string& d) {
+    if (s != onvif::WatchState::kRetrying) return;
+    std::lock_guard lock(mu);
+    detail = d;
+    cv.notify_all();
+  });
+  std::unique_lock lock(mu);
+  ASSERT_TRUE(cv.wait_for(lock, 20s, [&] { return !detail.empty(); }));
+  EXPECT_NE(detail.find("permission_denied"), std::string::npos) << detail;
+}
+
+}  // namespace
+}  // namespace sharpeyes

@@ -14,6 +14,8 @@
 #include <condition_variable>
 #include <mutex>
 
+#include <openssl/evp.h>
+
 #include "process.h"
 #include "sharpeyes/onvif/client.h"
 #include "sharpeyes/onvif/discovery.h"
@@ -322,6 +324,142 @@ TEST_F(OnvifSimTest, EventWatchReportsAuthFailureAndRetries) {
   std::unique_lock lock(mu);
   ASSERT_TRUE(cv.wait_for(lock, 20s, [&] { return !detail.empty(); }));
   EXPECT_NE(detail.find("permission_denied"), std::string::npos) << detail;
+}
+
+// --- WS-Security on the wire: hand-built requests, independent of our client -----------------
+
+std::string b64(const std::string& bytes) {
+  std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
+  out.resize(static_cast<size_t>(EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                                 reinterpret_cast<const unsigned char*>(bytes.data()),
+                                                 static_cast<int>(bytes.size()))));
+  return out;
+}
+
+std::string sha1(const std::string& data) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), md, &len, EVP_sha1(), nullptr);
+  return std::string(reinterpret_cast<char*>(md), len);
+}
+
+std::string isoUtc(std::chrono::system_clock::time_point t) {
+  const std::time_t secs = std::chrono::system_clock::to_time_t(t);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::string envelope(const std::string& user, const std::string& passwordField,
+                     const std::string& type, const std::string& nonceB64,
+                     const std::string& created) {
+  return "<?xml version=\"1.0\" encoding=\"UTF-8\"?>"
+         "<s:Envelope xmlns:s=\"http://www.w3.org/2003/05/soap-envelope\"><s:Header>"
+         "<Security s:mustUnderstand=\"1\" xmlns=\"http://docs.oasis-open.org/wss/2004/01/"
+         "oasis-200401-wss-wssecurity-secext-1.0.xsd\"><UsernameToken><Username>" +
+         user + "</Username><Password Type=\"http://docs.oasis-open.org/wss/2004/01/"
+                "oasis-200401-wss-username-token-profile-1.0#" +
+         type + "\">" + passwordField +
+         "</Password><Nonce EncodingType=\"http://docs.oasis-open.org/wss/2004/01/"
+         "oasis-200401-wss-soap-message-security-1.0#Base64Binary\">" +
+         nonceB64 +
+         "</Nonce><Created xmlns=\"http://docs.oasis-open.org/wss/2004/01/"
+         "oasis-200401-wss-wssecurity-utility-1.0.xsd\">" +
+         created +
+         "</Created></UsernameToken></Security></s:Header><s:Body>"
+         "<GetDeviceInformation xmlns=\"http://www.onvif.org/ver10/device/wsdl\"/>"
+         "</s:Body></s:Envelope>";
+}
+
+// One HTTP POST on a fresh connection; returns the whole response (status line and body).
+std::string post(uint16_t port, const std::string& path, const std::string& body) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  timeval tv{10, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    ::close(fd);
+    return "connect failed";
+  }
+  const std::string req = "POST " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                          "Content-Type: application/soap+xml; charset=utf-8\r\n"
+                          "Content-Length: " + std::to_string(body.size()) +
+                          "\r\nConnection: close\r\n\r\n" + body;
+  ::send(fd, req.data(), req.size(), MSG_NOSIGNAL);
+  std::string out;
+  char buf[4096];
+  for (;;) {
+    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  return out;
+}
+
+TEST_F(OnvifSimTest, ServerEnforcesWsSecurityOnTheWire) {
+  const uint16_t port = device_->httpPort();
+  const std::string path = "/onvif/cam01/device_service";
+  const auto deviceNow = std::chrono::system_clock::now() + 17min;
+  auto digestRequest = [&](const std::string& password, std::chrono::system_clock::time_point t,
+                           const std::string& nonce) {
+    const std::string created = isoUtc(t);
+    return envelope("admin", b64(sha1(nonce + created + password)), "PasswordDigest", b64(nonce),
+                    created);
+  };
+  const std::string nonce = "0123456789abcdef";
+  const std::string good = digestRequest("s3cret", deviceNow, nonce);
+  const std::string first = post(port, path, good);
+  EXPECT_NE(first.find(" 200 "), std::string::npos) << first.substr(0, 400);
+  EXPECT_NE(first.find("SimCam-1"), std::string::npos);
+
+  const std::string replay = post(port, path, good);
+  EXPECT_EQ(replay.find(" 200 "), std::string::npos);
+  EXPECT_NE(replay.find("replayed nonce"), std::string::npos) << replay.substr(0, 600);
+  EXPECT_NE(replay.find("NotAuthorized"), std::string::npos);
+
+  const std::string stale = post(port, path, digestRequest("s3cret", deviceNow - 1h, "nonce-2-abcdefgh"));
+  EXPECT_NE(stale.find("stale Created"), std::string::npos) << stale.substr(0, 600);
+  const std::string future = post(port, path, digestRequest("s3cret", deviceNow + 1h, "nonce-3-abcdefgh"));
+  EXPECT_NE(future.find("Created in the future"), std::string::npos) << future.substr(0, 600);
+  const std::string wrong = post(port, path, digestRequest("guess", deviceNow, "nonce-4-abcdefgh"));
+  EXPECT_NE(wrong.find("wrong username or password digest"), std::string::npos);
+  // A wrong digest must not burn the nonce for the real client.
+  const std::string after = post(port, path, digestRequest("s3cret", deviceNow, "nonce-4-abcdefgh"));
+  EXPECT_NE(after.find(" 200 "), std::string::npos) << after.substr(0, 600);
+  const std::string text = post(port, path, envelope("admin", "s3cret", "PasswordText",
+                                                     b64("nonce-5-abcdefgh"), isoUtc(deviceNow)));
+  EXPECT_NE(text.find("PasswordText not allowed"), std::string::npos) << text.substr(0, 600);
+  const auto st = device_->stats();
+  EXPECT_GE(st.replayRejected, 1u);
+  EXPECT_GE(st.staleRejected, 2u);
+}
+
+TEST_F(OnvifSimTest, SnapshotIsAJpeg) {
+  const std::string path = "/onvif/cam01/snapshot.jpg";
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(device_->httpPort());
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  const std::string req = "GET " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  ::send(fd, req.data(), req.size(), MSG_NOSIGNAL);
+  std::string out;
+  char buf[4096];
+  for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) out.append(buf, static_cast<size_t>(n));
+  ::close(fd);
+  EXPECT_NE(out.find(" 200 "), std::string::npos) << out.substr(0, 200);
+  EXPECT_NE(out.find("image/jpeg"), std::string::npos);
+  const auto body = out.find("\r\n\r\n");
+  ASSERT_NE(body, std::string::npos);
+  EXPECT_EQ(static_cast<unsigned char>(out[body + 4]), 0xFF);  // JPEG SOI
+  EXPECT_EQ(static_cast<unsigned char>(out[body + 5]), 0xD8);
 }
 
 }  // namespace

@@ -381,14 +381,6 @@ int DeviceImpl::serveSnapshot(struct soap* soap, int camera) {
 // --- Serving ---------------------------------------------------------------------------------
 
 namespace {
-int httpGet(struct soap* soap) {
-  auto* ctx = static_cast<RequestContext*>(soap->user);
-  if (ctx != nullptr && ctx->camera >= 0 && ctx->service == "snapshot.jpg") {
-    return ctx->device->serveSnapshot(soap, ctx->camera);
-  }
-  return 404;
-}
-
 // "/onvif/cam01/media" -> camera index, service
 void parsePath(DeviceImpl& d, SimServer& sim, const char* path, RequestContext& ctx) {
   ctx.device = &d;
@@ -413,6 +405,16 @@ void parsePath(DeviceImpl& d, SimServer& sim, const char* path, RequestContext& 
   } else {
     ctx.service = rest;
   }
+}
+
+int httpGet(struct soap* soap) {
+  auto* ctx = static_cast<RequestContext*>(soap->user);
+  if (ctx == nullptr || ctx->device == nullptr) return 404;
+  parsePath(*ctx->device, ctx->device->sim(), soap->path, *ctx);
+  if (ctx->camera >= 0 && ctx->service == "snapshot.jpg") {
+    return ctx->device->serveSnapshot(soap, ctx->camera);
+  }
+  return 404;
 }
 }  // namespace
 
@@ -491,6 +493,7 @@ void DeviceImpl::workerLoop() {
 
 void DeviceImpl::serveOne(struct soap* soap) {
   RequestContext ctx;
+  ctx.device = this;
   soap->user = &ctx;
   ++requests;
   // soap_begin_serve reads the HTTP header (and runs fget for GET); the path is then known.

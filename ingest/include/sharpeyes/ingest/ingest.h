@@ -37,8 +37,11 @@ struct StreamSource {
 
 struct RecordingOptions {
   bool enabled = true;
-  std::string directory;               // root; files go to <directory>/<camera>/<YYYYMMDD>/...
-  core::Duration segmentLength = 10s;  // cut at the first keyframe at or after this length
+  std::string directory;  // root; files go to <directory>/<camera>/<YYYYMMDD>/...
+  // Cut at keyframes: a segment holds the whole GOPs that fit in this length (plus 100 ms of
+  // slack for timestamp jitter), so a GOP that divides it gives segments of exactly this length;
+  // a GOP longer than it gives one-GOP segments.
+  core::Duration segmentLength = 10s;
 };
 
 struct AnalyticsFeedOptions {
@@ -118,6 +121,9 @@ class Listener {
 
 struct IngestOptions {
   int threads = 2;  // GMainContext threads
+  // stop() waits this long for recorders to finish their open segments and pipelines to reach
+  // NULL; whatever is still stuck after that (a dead camera's socket) is abandoned, not awaited.
+  core::Duration stopTimeout = 5s;
 };
 
 class IngestManager {
@@ -130,7 +136,9 @@ class IngestManager {
 
   // Starts pulling at once; returns without waiting for the camera. Thread-safe.
   virtual core::Result<void> addCamera(const CameraConfig& config) = 0;
-  // Stops and forgets the camera. Never blocks on a dead camera. Thread-safe.
+  // Stops and forgets the camera. Never blocks on a dead camera. Thread-safe. Returns at once;
+  // the camera's open segment is finished in the background and still reported through
+  // onSegmentClosed (at the latest before stop() returns), then the camera reads `stopped`.
   virtual core::Result<void> removeCamera(const core::CameraId& id) = 0;
   // Replaces a camera's stream URLs (ONVIF re-resolve) and reconnects. Thread-safe.
   virtual core::Result<void> updateSources(const core::CameraId& id, const StreamSource& main,

@@ -1,0 +1,109 @@
+#pragma once
+// Camera: the runtime of one configured camera, pinned to one EventLoop. It owns the health
+// state machine, the watchdog timer, the reconnect timer and the current sessions (main, sub).
+//
+// Threading: every method except snapshot() runs on the camera's loop thread (the manager
+// posts to it). snapshot() is safe from any thread.
+
+#include <gst/gst.h>
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "event_loop.h"
+#include "session.h"
+#include "sharpeyes/ingest/health.h"
+#include "sharpeyes/ingest/ingest.h"
+
+namespace sharpeyes::ingest {
+
+// What cameras share with the manager: the listener, the loops, and the count of teardowns in
+// flight (stop() waits for them, with a deadline). Held by shared_ptr so a teardown thread that
+// outlives stop() still finds valid memory; it then just drops its callbacks.
+struct IngestCore {
+  explicit IngestCore(Listener& l) : listener(l) {}
+  Listener& listener;
+  std::vector<std::unique_ptr<EventLoop>> loops;
+
+  std::mutex mutex;
+  std::condition_variable changed;
+  int teardowns = 0;
+  int camerasStopping = 0;
+
+  // Retires a session on its own short-lived thread: EOS to the recorder, wait (bounded) for
+  // the segment to finish, NULL the pipeline. Finished segments are delivered on `loop`.
+  void retire(std::shared_ptr<Session> session, EventLoop* loop,
+              std::shared_ptr<CameraCounters> counters, const std::shared_ptr<IngestCore>& self);
+};
+
+class Camera : public std::enable_shared_from_this<Camera> {
+ public:
+  Camera(CameraConfig config, EventLoop& loop, std::shared_ptr<IngestCore> core);
+  ~Camera();
+
+  EventLoop& loop() { return loop_; }
+  void start();
+  // Orderly stop: recorders get EOS on their teardown threads; `done` runs once the camera
+  // reached `stopped` (its last segment may be delivered a little later, still before stop()
+  // of the manager returns).
+  void shutdown(std::function<void()> done);
+  void updateSources(StreamSource main, std::optional<StreamSource> sub);
+
+  CameraStatus snapshot() const;
+
+ private:
+  static gboolean onBusMessage(GstBus* bus, GstMessage* msg, gpointer data);
+  void handleBus(Session* session, GstMessage* msg);
+  void startMain(const std::string& reason);
+  void startSub();
+  void retireMain();
+  void retireSub();
+  void mainFailed(const std::string& reason);
+  void subFailed(const std::string& reason);
+  void tick();
+  void notify(bool changed);
+  GSource* watchBus(const std::shared_ptr<Session>& session);
+  bool wantSub() const { return config_.sub.has_value() && config_.analytics.enabled; }
+  SessionSpec mainSpec() const;
+  SessionSpec subSpec() const;
+
+  CameraConfig config_;
+  EventLoop& loop_;
+  std::shared_ptr<IngestCore> core_;
+  std::shared_ptr<CameraCounters> counters_;
+  HealthMachine health_;
+  Backoff backoff_;
+  Backoff subBackoff_;
+  bool stopped_ = false;
+
+  std::shared_ptr<Session> main_;
+  GSource* mainWatch_ = nullptr;
+  core::MonoTime mainStarted_{};
+  bool mainData_ = false;
+  std::shared_ptr<Session> sub_;
+  GSource* subWatch_ = nullptr;
+  core::MonoTime subStarted_{};
+  int subFailures_ = 0;
+
+  GSource* tick_ = nullptr;
+  GSource* retry_ = nullptr;
+  GSource* subRetry_ = nullptr;
+  std::string lastLogged_;
+
+  struct Sample {
+    core::MonoTime at;
+    uint64_t frames;
+    uint64_t bytes;
+  };
+  std::deque<Sample> window_;
+
+  mutable std::mutex statusMutex_;
+  CameraStatus status_;
+};
+
+}  // namespace sharpeyes::ingest

@@ -1,0 +1,596 @@
+#include "session.h"
+
+#include <gst/app/gstappsink.h>
+#include <gst/rtsp/gstrtsptransport.h>
+#include <gst/video/video.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+
+#include "sharpeyes/core/util.h"
+
+namespace sharpeyes::ingest {
+
+namespace {
+
+constexpr int kMaxFramesOutstanding = 2;           // frames a slow consumer may hold before drops
+constexpr guint kRtspLatencyMs = 200;              // jitterbuffer: small, bounds memory per camera
+constexpr guint64 kFragmentDurationMs = 1000;      // kill -9 loses at most this much plus buffers
+constexpr guint64 kRecorderQueueBytes = 4u << 20;  // per camera, when the recorder lags (tee)
+constexpr auto kSegmentSlack = std::chrono::milliseconds(100);
+
+int64_t monoNowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+GstElement* make(const char* factory, const char* name = nullptr) {
+  return gst_element_factory_make(factory, name);
+}
+
+std::string codecName(const std::string& encoding) {
+  return encoding == "H264" ? "h264" : "h265";
+}
+
+GstPadProbeReturn parsedProbe(GstPad* pad, GstPadProbeInfo* info, gpointer self) {
+  return static_cast<Session*>(self)->onParsedData(pad, info);
+}
+
+GstPadProbeReturn decodedProbe(GstPad*, GstPadProbeInfo* info, gpointer self) {
+  return static_cast<Session*>(self)->onDecoded(info);
+}
+
+// Keyframe-only analytics from the main stream: deltas never reach the decoder.
+GstPadProbeReturn keyframeOnlyProbe(GstPad*, GstPadProbeInfo* info, gpointer) {
+  GstBuffer* buf = GST_PAD_PROBE_INFO_BUFFER(info);
+  if (buf && GST_BUFFER_FLAG_IS_SET(buf, GST_BUFFER_FLAG_DELTA_UNIT) &&
+      !GST_BUFFER_FLAG_IS_SET(buf, GST_BUFFER_FLAG_HEADER)) {
+    return GST_PAD_PROBE_DROP;
+  }
+  return GST_PAD_PROBE_OK;
+}
+
+gchar* formatLocation(GstElement*, guint, GstSample* first, gpointer self) {
+  return static_cast<Session*>(self)->onFormatLocation(first);
+}
+
+void padAdded(GstElement*, GstPad* pad, gpointer self) {
+  static_cast<Session*>(self)->onPadAdded(pad);
+}
+
+gboolean selectStream(GstElement*, guint, GstCaps* caps, gpointer self) {
+  return static_cast<Session*>(self)->onSelectStream(caps) ? TRUE : FALSE;
+}
+
+GstFlowReturn newSample(GstAppSink* sink, gpointer self) {
+  return static_cast<Session*>(self)->onSample(GST_ELEMENT(sink));
+}
+
+void queueOverrun(GstElement*, gpointer counters) {
+  static_cast<CameraCounters*>(counters)->framesDropped.fetch_add(1, std::memory_order_relaxed);
+}
+
+std::string utcDay(core::WallTime t) {
+  const std::time_t secs = std::chrono::system_clock::to_time_t(
+      std::chrono::time_point_cast<std::chrono::system_clock::duration>(t));
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[16];
+  std::strftime(buf, sizeof buf, "%Y%m%d", &tm);
+  return buf;
+}
+
+// True when a (possibly cut-off) fragmented MP4 holds at least one complete movie fragment.
+bool hasMediaFragment(const std::string& path) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) return false;
+  bool found = false;
+  unsigned char header[8];
+  long offset = 0;
+  while (std::fseek(f, offset, SEEK_SET) == 0 && std::fread(header, 1, 8, f) == 8) {
+    const uint32_t size = (uint32_t{header[0]} << 24) | (uint32_t{header[1]} << 16) |
+                          (uint32_t{header[2]} << 8) | header[3];
+    if (size < 8) break;
+    const std::string type(reinterpret_cast<char*>(header + 4), 4);
+    std::fseek(f, 0, SEEK_END);
+    const long end = std::ftell(f);
+    if (offset + static_cast<long>(size) > end) break;  // the cut-off box
+    if (type == "mdat" && offset > 0) found = true;     // an mdat after a moof: a fragment
+    offset += static_cast<long>(size);
+  }
+  std::fclose(f);
+  return found;
+}
+
+// Frees a mapped sample when the consumer drops its last Frame copy.
+struct MappedSample {
+  GstSample* sample = nullptr;
+  GstBuffer* buffer = nullptr;
+  GstMapInfo map{};
+  std::shared_ptr<CameraCounters> counters;
+  ~MappedSample() {
+    gst_buffer_unmap(buffer, &map);
+    gst_sample_unref(sample);
+    counters->framesOutstanding.fetch_sub(1, std::memory_order_relaxed);
+  }
+};
+
+}  // namespace
+
+Session::Session(SessionSpec spec, std::shared_ptr<CameraCounters> counters, Listener* listener)
+    : spec_(std::move(spec)), counters_(std::move(counters)), listener_(listener) {
+  gst_segment_init(&segment_, GST_FORMAT_TIME);
+}
+
+Session::~Session() {
+  // Normally finish() released the pipeline on a teardown thread; this is the safety net.
+  if (pipeline_) {
+    gst_element_set_state(pipeline_, GST_STATE_NULL);
+    gst_object_unref(pipeline_);
+  }
+}
+
+core::Result<void> Session::start() {
+  const bool main = spec_.kind == SessionSpec::Kind::kMain;
+  const std::string name = spec_.camera.str() + (main ? "-main" : "-sub");
+  pipeline_ = gst_pipeline_new(name.c_str());
+  GstElement* src = make("rtspsrc", "src");
+  if (!pipeline_ || !src) {
+    if (src) gst_object_unref(src);
+    return core::makeError(core::ErrorCode::kUnavailable, "GStreamer rtspsrc is not available");
+  }
+  const auto toUs = [](core::Duration d) {
+    return static_cast<guint64>(std::chrono::duration_cast<std::chrono::microseconds>(d).count());
+  };
+  const guint protocols = spec_.source.transport == Transport::kTcp
+                              ? GST_RTSP_LOWER_TRANS_TCP
+                              : (GST_RTSP_LOWER_TRANS_UDP | GST_RTSP_LOWER_TRANS_TCP);
+  g_object_set(src, "location", spec_.source.url.c_str(), "protocols", protocols, "latency",
+               kRtspLatencyMs, "drop-on-latency", TRUE, "do-retransmission", FALSE, "tcp-timeout",
+               toUs(spec_.connectTimeout), "teardown-timeout",
+               static_cast<guint64>(200 * GST_MSECOND), "user-agent", "sharpeyes", nullptr);
+  if (!spec_.source.username.empty()) {
+    g_object_set(src, "user-id", spec_.source.username.c_str(), "user-pw",
+                 spec_.source.password.c_str(), nullptr);
+  }
+  g_signal_connect(src, "select-stream", G_CALLBACK(selectStream), this);
+  g_signal_connect(src, "pad-added", G_CALLBACK(padAdded), this);
+  gst_bin_add(GST_BIN(pipeline_), src);
+  if (gst_element_set_state(pipeline_, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
+    return core::makeError(core::ErrorCode::kUnavailable,
+                           "could not start the pipeline for " + core::redactUrl(spec_.source.url));
+  }
+  return core::okResult();
+}
+
+bool Session::onSelectStream(GstCaps* caps) {
+  const GstStructure* s = gst_caps_get_structure(caps, 0);
+  const char* media = s ? gst_structure_get_string(s, "media") : nullptr;
+  if (!media || std::string_view(media) != "video") return false;
+  // The first video stream only: cameras may announce several (e.g. an extra metadata track).
+  bool expected = false;
+  return selected_.compare_exchange_strong(expected, true);
+}
+
+void Session::onPadAdded(GstPad* pad) {
+  if (closing_) return;
+  GstCaps* caps = gst_pad_get_current_caps(pad);
+  if (!caps) caps = gst_pad_query_caps(pad, nullptr);
+  const GstStructure* s = caps ? gst_caps_get_structure(caps, 0) : nullptr;
+  const char* media = s ? gst_structure_get_string(s, "media") : nullptr;
+  const char* enc = s ? gst_structure_get_string(s, "encoding-name") : nullptr;
+  std::string encoding = enc ? enc : "";
+  const bool video = media && std::string_view(media) == "video";
+  if (caps) gst_caps_unref(caps);
+  if (!video) return;
+  if (linked_.exchange(true)) return;
+  if (encoding == "HEVC") encoding = "H265";
+  if (encoding != "H264" && encoding != "H265") {
+    postError("unsupported video codec '" + encoding + "' (need H.264 or H.265)");
+    return;
+  }
+  auto built = buildChain(encoding, pad);
+  if (!built) postError(built.error().message);
+}
+
+GstElement* Session::buildAnalyticsBranch(const std::string& encoding, bool withQueue,
+                                          std::vector<GstElement*>& elements) {
+  const auto& opt = spec_.analyticsOptions;
+  GstElement* queue = nullptr;
+  if (withQueue) {
+    // Between the tee and the decoder: leaky, so a slow decoder never holds up recording.
+    queue = make("queue", "analytics-queue");
+    // About a second of compressed video: rides out a busy CPU without dropping (a dropped
+    // delta frame would spoil decoding until the next keyframe), yet stays small.
+    g_object_set(queue, "leaky", 2, "max-size-buffers", 0u, "max-size-bytes", 2u << 20,
+                 "max-size-time", static_cast<guint64>(GST_SECOND), nullptr);
+    g_signal_connect(queue, "overrun", G_CALLBACK(queueOverrun), counters_.get());
+  }
+  GstElement* dec = make(encoding == "H264" ? "avdec_h264" : "avdec_h265", "decoder");
+  GstElement* scale = make("videoscale");
+  GstElement* convert = make("videoconvert");
+  GstElement* filter = make("capsfilter");
+  GstElement* sink = make("appsink", "frames");
+  if (!dec || !scale || !convert || !filter || !sink) {
+    for (GstElement* e : {queue, dec, scale, convert, filter, sink})
+      if (e) gst_object_unref(e);
+    return nullptr;
+  }
+  // One decoding thread per camera: with 200 cameras, libav's per-core threads would multiply.
+  g_object_set(dec, "max-threads", 1, nullptr);
+  GstCaps* caps =
+      gst_caps_new_simple("video/x-raw", "format", G_TYPE_STRING, "BGR", "width", G_TYPE_INT,
+                          opt.width, "height", G_TYPE_INT, opt.height, nullptr);
+  g_object_set(filter, "caps", caps, nullptr);
+  gst_caps_unref(caps);
+  g_object_set(sink, "max-buffers", 1u, "drop", TRUE, "sync", FALSE, "async", FALSE,
+               "enable-last-sample", FALSE, "emit-signals", FALSE, nullptr);
+  GstAppSinkCallbacks callbacks{};
+  callbacks.new_sample = &newSample;
+  gst_app_sink_set_callbacks(GST_APP_SINK(sink), &callbacks, this, nullptr);
+
+  GstPad* decSrc = gst_element_get_static_pad(dec, "src");
+  gst_pad_add_probe(decSrc, GST_PAD_PROBE_TYPE_BUFFER, &decodedProbe, this, nullptr);
+  gst_object_unref(decSrc);
+  if (queue && spec_.keyframesOnly) {
+    GstPad* qSink = gst_element_get_static_pad(queue, "sink");
+    gst_pad_add_probe(qSink, GST_PAD_PROBE_TYPE_BUFFER, &keyframeOnlyProbe, nullptr, nullptr);
+    gst_object_unref(qSink);
+  }
+  if (queue) elements.push_back(queue);
+  for (GstElement* e : {dec, scale, convert, filter, sink}) elements.push_back(e);
+  return queue ? queue : dec;
+}
+
+core::Result<void> Session::buildChain(const std::string& encoding, GstPad* srcPad) {
+  const bool h264 = encoding == "H264";
+  std::vector<GstElement*> chain;  // linked in order
+  std::vector<GstElement*> all;
+  GstElement* depay = make(h264 ? "rtph264depay" : "rtph265depay");
+  GstElement* parse = make(h264 ? "h264parse" : "h265parse", "parse");
+  if (!depay || !parse) {
+    if (depay) gst_object_unref(depay);
+    if (parse) gst_object_unref(parse);
+    return core::makeError(core::ErrorCode::kUnavailable, "missing depayloader/parser");
+  }
+  all = {depay, parse};
+  GstPad* parseSrc = gst_element_get_static_pad(parse, "src");
+  gst_pad_add_probe(
+      parseSrc,
+      static_cast<GstPadProbeType>(GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM),
+      &parsedProbe, this, nullptr);
+  gst_object_unref(parseSrc);
+
+  const bool main = spec_.kind == SessionSpec::Kind::kMain;
+  const bool record = main && spec_.recording.enabled;
+  GstElement* recorder = nullptr;
+  GstElement* recorderHead = nullptr;
+  if (record) {
+    recorder = make("splitmuxsink", "recorder");
+    GstElement* mux = make("mp4mux");
+    if (!recorder || !mux) {
+      for (GstElement* e : all) gst_object_unref(e);
+      if (recorder) gst_object_unref(recorder);
+      if (mux) gst_object_unref(mux);
+      return core::makeError(core::ErrorCode::kUnavailable, "missing splitmuxsink/mp4mux");
+    }
+    // Fragmented MP4: a crash loses at most the open fragment; the finished file plays alone.
+    g_object_set(mux, "fragment-duration", static_cast<guint>(kFragmentDurationMs), nullptr);
+    // splitmuxsink keeps whole GOPs within max-size-time; the slack absorbs RTP timestamp
+    // jitter so a 10 s length with a 2 s GOP gives 10 s segments, not 8 s ones.
+    const auto segNs = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                           spec_.recording.segmentLength + kSegmentSlack)
+                           .count();
+    g_object_set(recorder, "muxer", mux, "max-size-time", static_cast<guint64>(segNs),
+                 "max-size-bytes", static_cast<guint64>(0), "async-finalize", FALSE, nullptr);
+    g_signal_connect(recorder, "format-location-full", G_CALLBACK(formatLocation), this);
+    all.push_back(recorder);
+    recorderHead = recorder;
+  }
+  GstElement* analyticsHead = nullptr;
+  if (spec_.analytics) {
+    analyticsHead = buildAnalyticsBranch(encoding, record, all);
+    if (!analyticsHead) {
+      for (GstElement* e : all) gst_object_unref(e);
+      return core::makeError(core::ErrorCode::kUnavailable, "missing decoder/appsink elements");
+    }
+  }
+  GstElement* tee = nullptr;
+  if (record && analyticsHead) {
+    tee = make("tee", "split");
+    all.push_back(tee);
+    // The recorder branch gets a bounded queue too: a stuck disk must not grow memory.
+    GstElement* q = make("queue", "recorder-queue");
+    g_object_set(q, "leaky", 2, "max-size-buffers", 0u, "max-size-time", static_cast<guint64>(0),
+                 "max-size-bytes", static_cast<guint>(kRecorderQueueBytes), nullptr);
+    all.push_back(q);
+    recorderHead = q;
+  }
+  GstElement* fakesink = nullptr;
+  if (!record && !analyticsHead) {
+    fakesink = make("fakesink");
+    g_object_set(fakesink, "sync", FALSE, "async", FALSE, nullptr);
+    all.push_back(fakesink);
+  }
+
+  for (GstElement* e : all) gst_bin_add(GST_BIN(pipeline_), e);
+  bool ok = gst_element_link(depay, parse);
+  if (tee) {
+    ok = ok && gst_element_link(parse, tee) && gst_element_link(tee, recorderHead) &&
+         gst_element_link(recorderHead, recorder) && gst_element_link(tee, analyticsHead);
+  } else if (recorderHead) {
+    ok = ok && gst_element_link(parse, recorderHead);
+  } else if (analyticsHead) {
+    ok = ok && gst_element_link(parse, analyticsHead);
+  } else {
+    ok = ok && gst_element_link(parse, fakesink);
+  }
+  if (analyticsHead) {
+    // Link the rest of the analytics chain (queue/decoder .. appsink) in the order added.
+    bool inBranch = false;
+    GstElement* prev = nullptr;
+    for (GstElement* e : all) {
+      if (e == analyticsHead) inBranch = true;
+      if (!inBranch) continue;
+      if (e == tee || (tee && e == recorderHead)) break;
+      if (prev) ok = ok && gst_element_link(prev, e);
+      prev = e;
+    }
+  }
+  if (!ok)
+    return core::makeError(core::ErrorCode::kInternal, "could not link the " + encoding + " chain");
+  {
+    std::lock_guard lock(mutex_);
+    parse_ = parse;
+    info_.codec = codecName(encoding);
+  }
+  // Sinks first, so nothing pushes into an element that is not ready.
+  for (auto it = all.rbegin(); it != all.rend(); ++it) gst_element_sync_state_with_parent(*it);
+  GstPad* depaySink = gst_element_get_static_pad(depay, "sink");
+  const GstPadLinkReturn linked = gst_pad_link(srcPad, depaySink);
+  gst_object_unref(depaySink);
+  if (GST_PAD_LINK_FAILED(linked)) {
+    return core::makeError(core::ErrorCode::kInternal, "could not link rtspsrc to the depayloader");
+  }
+  return core::okResult();
+}
+
+void Session::postError(const std::string& message) {
+  GError* err =
+      g_error_new_literal(GST_STREAM_ERROR, GST_STREAM_ERROR_CODEC_NOT_FOUND, message.c_str());
+  gst_element_post_message(pipeline_, gst_message_new_error(GST_OBJECT(pipeline_), err, nullptr));
+  g_error_free(err);
+}
+
+GstPadProbeReturn Session::onParsedData(GstPad* pad, GstPadProbeInfo* info) {
+  if (GST_PAD_PROBE_INFO_TYPE(info) & GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM) {
+    GstEvent* ev = GST_PAD_PROBE_INFO_EVENT(info);
+    if (GST_EVENT_TYPE(ev) == GST_EVENT_SEGMENT) {
+      const GstSegment* seg = nullptr;
+      gst_event_parse_segment(ev, &seg);
+      std::lock_guard lock(mutex_);
+      gst_segment_copy_into(seg, &segment_);
+      haveSegment_ = true;
+    } else if (GST_EVENT_TYPE(ev) == GST_EVENT_CAPS) {
+      GstCaps* caps = nullptr;
+      gst_event_parse_caps(ev, &caps);
+      const GstStructure* s = gst_caps_get_structure(caps, 0);
+      int w = 0, h = 0;
+      gst_structure_get_int(s, "width", &w);
+      gst_structure_get_int(s, "height", &h);
+      std::lock_guard lock(mutex_);
+      info_.width = w;
+      info_.height = h;
+    }
+    return GST_PAD_PROBE_OK;
+  }
+  GstBuffer* buf = GST_PAD_PROBE_INFO_BUFFER(info);
+  if (!buf) return GST_PAD_PROBE_OK;
+  lastBufferNs_.store(monoNowNs(), std::memory_order_relaxed);
+  gotData_.store(true, std::memory_order_relaxed);
+  if (spec_.kind == SessionSpec::Kind::kMain) {
+    const auto size = gst_buffer_get_size(buf);
+    counters_->frames.fetch_add(1, std::memory_order_relaxed);
+    counters_->bytes.fetch_add(size, std::memory_order_relaxed);
+    if (spec_.recording.enabled)
+      counters_->bytesRecorded.fetch_add(size, std::memory_order_relaxed);
+    GstClockTime ts = GST_BUFFER_PTS_IS_VALID(buf) ? GST_BUFFER_PTS(buf) : GST_BUFFER_DTS(buf);
+    if (GST_CLOCK_TIME_IS_VALID(ts)) {
+      std::lock_guard lock(mutex_);
+      if (haveSegment_) {
+        const guint64 rt = gst_segment_to_running_time(&segment_, GST_FORMAT_TIME, ts);
+        if (GST_CLOCK_TIME_IS_VALID(rt)) {
+          prevRt_ = lastRt_;
+          lastRt_ = rt;
+          guint64 dur = GST_BUFFER_DURATION_IS_VALID(buf) ? GST_BUFFER_DURATION(buf) : 0;
+          if (dur == 0 && lastRt_ > prevRt_ && lastRt_ - prevRt_ < GST_SECOND)
+            dur = lastRt_ - prevRt_;
+          lastEndRt_ = std::max(lastEndRt_, rt + dur);
+        }
+      }
+    }
+  }
+  return GST_PAD_PROBE_OK;
+}
+
+GstPadProbeReturn Session::onDecoded(GstPadProbeInfo* info) {
+  GstBuffer* buf = GST_PAD_PROBE_INFO_BUFFER(info);
+  if (!buf || closing_) return GST_PAD_PROBE_DROP;
+  const double fps = spec_.analyticsOptions.fps;
+  if (fps <= 0 || !GST_BUFFER_PTS_IS_VALID(buf)) return GST_PAD_PROBE_OK;
+  // Rate limit before scaling/conversion: a dropped frame costs nothing more. A tenth of the
+  // interval of slack keeps 25 -> 5 fps at exactly every fifth frame despite timestamp jitter.
+  const auto interval = static_cast<int64_t>(static_cast<double>(GST_SECOND) / fps);
+  const auto pts = static_cast<int64_t>(GST_BUFFER_PTS(buf));
+  if (lastHandedPts_ >= 0 && pts >= lastHandedPts_ &&
+      pts - lastHandedPts_ < interval - interval / 10) {
+    return GST_PAD_PROBE_DROP;
+  }
+  lastHandedPts_ = pts;
+  return GST_PAD_PROBE_OK;
+}
+
+GstFlowReturn Session::onSample(GstElement* appsink) {
+  GstSample* sample = gst_app_sink_pull_sample(GST_APP_SINK(appsink));
+  if (!sample) return GST_FLOW_EOS;
+  if (closing_) {
+    gst_sample_unref(sample);
+    return GST_FLOW_OK;
+  }
+  if (counters_->framesOutstanding.load(std::memory_order_relaxed) >= kMaxFramesOutstanding) {
+    counters_->framesDropped.fetch_add(1, std::memory_order_relaxed);
+    gst_sample_unref(sample);
+    return GST_FLOW_OK;
+  }
+  GstVideoInfo vinfo;
+  GstCaps* caps = gst_sample_get_caps(sample);
+  GstBuffer* buffer = gst_sample_get_buffer(sample);
+  if (!caps || !buffer || !gst_video_info_from_caps(&vinfo, caps)) {
+    gst_sample_unref(sample);
+    return GST_FLOW_OK;
+  }
+  auto holder = std::make_shared<MappedSample>();
+  if (!gst_buffer_map(buffer, &holder->map, GST_MAP_READ)) {
+    holder.reset();  // nothing mapped; the destructor must not run on it
+    gst_sample_unref(sample);
+    return GST_FLOW_OK;
+  }
+  holder->sample = sample;
+  holder->buffer = buffer;
+  holder->counters = counters_;
+  counters_->framesOutstanding.fetch_add(1, std::memory_order_relaxed);
+
+  core::Frame frame;
+  frame.camera = spec_.camera;
+  frame.width = GST_VIDEO_INFO_WIDTH(&vinfo);
+  frame.height = GST_VIDEO_INFO_HEIGHT(&vinfo);
+  frame.stride = GST_VIDEO_INFO_PLANE_STRIDE(&vinfo, 0);
+  frame.format = core::PixelFormat::kBgr24;
+  frame.data = holder->map.data;
+  frame.size = holder->map.size;
+  frame.wallTime = core::processClock().now();
+  frame.mediaTime = core::Duration(GST_BUFFER_PTS_IS_VALID(buffer) ? GST_BUFFER_PTS(buffer) : 0);
+  frame.sequence = counters_->framesAnalysed.fetch_add(1, std::memory_order_relaxed);
+  frame.owner = std::move(holder);
+  listener_->onFrame(frame);
+  return GST_FLOW_OK;
+}
+
+gchar* Session::onFormatLocation(GstSample* firstSample) {
+  const core::WallTime now = core::processClock().now();
+  uint64_t rt = 0;
+  if (firstSample) {
+    GstBuffer* buf = gst_sample_get_buffer(firstSample);
+    const GstSegment* seg = gst_sample_get_segment(firstSample);
+    GstClockTime ts = GST_CLOCK_TIME_NONE;
+    if (buf) ts = GST_BUFFER_PTS_IS_VALID(buf) ? GST_BUFFER_PTS(buf) : GST_BUFFER_DTS(buf);
+    if (seg && GST_CLOCK_TIME_IS_VALID(ts)) {
+      const guint64 r = gst_segment_to_running_time(seg, GST_FORMAT_TIME, ts);
+      if (GST_CLOCK_TIME_IS_VALID(r)) rt = r;
+    }
+  }
+  std::lock_guard lock(mutex_);
+  // Segment starts follow media time from one anchor, so consecutive segments of a session are
+  // contiguous in the index; a drift of over a second from the receipt clock re-anchors.
+  core::WallTime start = now;
+  if (anchor_ && rt >= anchor_->second) {
+    start = anchor_->first + core::Duration(static_cast<int64_t>(rt - anchor_->second));
+    if (std::chrono::abs(start - now) > std::chrono::seconds(1)) start = now;
+  }
+  if (!anchor_ || start == now) anchor_ = std::make_pair(start, rt);
+
+  namespace fs = std::filesystem;
+  const std::string cam = spec_.camera.str();
+  const fs::path dir = fs::path(spec_.recording.directory) / cam / utcDay(start);
+  std::error_code ec;
+  fs::create_directories(dir, ec);  // a failure surfaces as a filesink error on the bus
+  int64_t millis = core::toUnixMillis(start);
+  fs::path path;
+  for (int i = 0; i < 1000; ++i, ++millis) {
+    path = dir / (cam + "-" + std::to_string(millis) + ".mp4");
+    if (!fs::exists(path, ec) && !fragments_.count(path.string())) break;
+  }
+  fragments_[path.string()] = Fragment{start, rt};
+  return g_strdup(path.c_str());
+}
+
+bool Session::recorderStarted() {
+  std::lock_guard lock(mutex_);
+  return spec_.kind == SessionSpec::Kind::kMain && spec_.recording.enabled && parse_ &&
+         gotData_.load();
+}
+
+bool Session::hasOpenFragments() {
+  std::lock_guard lock(mutex_);
+  return !fragments_.empty();
+}
+
+void Session::sendEos() {
+  GstElement* parse = nullptr;
+  {
+    std::lock_guard lock(mutex_);
+    parse = parse_;
+  }
+  if (!parse) return;
+  eosSent_ = true;
+  GstPad* sink = gst_element_get_static_pad(parse, "sink");
+  gst_pad_send_event(sink, gst_event_new_eos());
+  gst_object_unref(sink);
+}
+
+Session::StreamInfo Session::streamInfo() const {
+  std::lock_guard lock(mutex_);
+  return info_;
+}
+
+std::optional<SegmentClosed> Session::takeClosedSegment(const std::string& location,
+                                                        uint64_t runningTime) {
+  std::lock_guard lock(mutex_);
+  auto it = fragments_.find(location);
+  if (it == fragments_.end()) return std::nullopt;
+  bool newest = true;
+  for (const auto& [path, f] : fragments_)
+    if (f.rtStart > it->second.rtStart) newest = false;
+  uint64_t end = runningTime;
+  // After our EOS the recorder reports the last frame's start; the segment ends after it.
+  if (eosSent_ && newest) end = std::max<uint64_t>(end, lastEndRt_);
+  SegmentClosed seg;
+  seg.camera = spec_.camera;
+  seg.path = location;
+  seg.start = it->second.wallStart;
+  seg.mediaDuration = core::Duration(end > it->second.rtStart ? end - it->second.rtStart : 0);
+  seg.codec = info_.codec;
+  seg.width = info_.width;
+  seg.height = info_.height;
+  fragments_.erase(it);
+  return seg;
+}
+
+std::vector<SegmentClosed> Session::takeLeftoverSegments() {
+  std::lock_guard lock(mutex_);
+  std::vector<SegmentClosed> out;
+  for (const auto& [path, f] : fragments_) {
+    if (!hasMediaFragment(path)) {
+      spdlog::warn("ingest: {} was cut off before its first fragment; not reported", path);
+      continue;
+    }
+    spdlog::warn("ingest: {} was not finished in time; reported up to its last fragment", path);
+    SegmentClosed seg;
+    seg.camera = spec_.camera;
+    seg.path = path;
+    seg.start = f.wallStart;
+    seg.mediaDuration = core::Duration(lastEndRt_ > f.rtStart ? lastEndRt_ - f.rtStart : 0);
+    seg.codec = info_.codec;
+    seg.width = info_.width;
+    seg.height = info_.height;
+    out.push_back(std::move(seg));
+  }
+  fragments_.clear();
+  return out;
+}
+
+}  // namespace sharpeyes::ingest

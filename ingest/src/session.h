@@ -1,0 +1,191 @@
+#pragma once
+// Session: one GStreamer pipeline pulling one RTSP stream of a camera (its main or its sub
+// stream), from PLAYING to NULL. A reconnect builds a new Session; the old one is retired on a
+// teardown thread so a dead camera never blocks a context thread.
+//
+// Threading: created and started on the camera's context thread; pad probes, the splitmuxsink
+// format-location signal and the appsink callback run on GStreamer streaming threads and touch
+// only the atomics and the mutex-guarded fields below; finish() runs on a teardown thread.
+
+#include <gst/gst.h>
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sharpeyes/core/camera_id.h"
+#include "sharpeyes/core/result.h"
+#include "sharpeyes/core/time.h"
+#include "sharpeyes/ingest/ingest.h"
+
+namespace sharpeyes::ingest {
+
+// Per-camera counters that outlive sessions; written from streaming threads.
+struct CameraCounters {
+  std::atomic<uint64_t> frames{0};  // main stream access units
+  std::atomic<uint64_t> bytes{0};   // main stream elementary-stream bytes
+  std::atomic<uint64_t> bytesRecorded{0};
+  std::atomic<uint64_t> segments{0};
+  std::atomic<uint64_t> framesAnalysed{0};
+  std::atomic<uint64_t> framesDropped{0};
+  std::atomic<int> framesOutstanding{0};  // handed to onFrame and still held by the consumer
+};
+
+struct SessionSpec {
+  enum class Kind { kMain, kSub };
+  Kind kind = Kind::kMain;
+  core::CameraId camera;
+  StreamSource source;
+  RecordingOptions recording;  // main only
+  // The analytics branch hangs off this session (the sub stream, or the main one without a sub).
+  bool analytics = false;
+  AnalyticsFeedOptions analyticsOptions;
+  bool keyframesOnly = false;
+  core::Duration connectTimeout{};
+};
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(SessionSpec spec, std::shared_ptr<CameraCounters> counters, Listener* listener);
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  // Builds the pipeline and sets it PLAYING (rtspsrc connects on its own thread).
+  core::Result<void> start();
+  GstElement* pipeline() const { return pipeline_; }
+  const SessionSpec& spec() const { return spec_; }
+
+  // Streaming-thread facts, read by the camera's watchdog.
+  bool gotData() const { return gotData_.load(std::memory_order_relaxed); }
+  int64_t lastBufferMonoNs() const { return lastBufferNs_.load(std::memory_order_relaxed); }
+  struct StreamInfo {
+    std::string codec;
+    int width = 0;
+    int height = 0;
+  };
+  StreamInfo streamInfo() const;
+
+  // A splitmuxsink-fragment-closed message: the finished segment, once per file.
+  std::optional<SegmentClosed> takeClosedSegment(const std::string& location, uint64_t runningTime);
+  // Segments still open after the pipeline is down (the recorder did not finish in time).
+  std::vector<SegmentClosed> takeLeftoverSegments();
+
+  // On a teardown thread: EOS into the recorder (when `finishRecording` and a segment is open),
+  // wait up to `eosTimeout` for the recorder to finish it, then NULL and release the pipeline.
+  // Every segment finished meanwhile is passed to `onClosed`.
+  template <typename OnClosed>
+  void finish(bool finishRecording, core::Duration eosTimeout, OnClosed&& onClosed);
+
+  // Streaming-thread entry points (static trampolines call these).
+  GstPadProbeReturn onParsedData(GstPad* pad, GstPadProbeInfo* info);
+  GstPadProbeReturn onDecoded(GstPadProbeInfo* info);
+  gchar* onFormatLocation(GstSample* firstSample);
+  void onPadAdded(GstPad* pad);
+  bool onSelectStream(GstCaps* caps);
+  GstFlowReturn onSample(GstElement* appsink);
+
+ private:
+  struct Fragment {
+    core::WallTime wallStart{};
+    uint64_t rtStart = 0;
+  };
+  core::Result<void> buildChain(const std::string& encoding, GstPad* srcPad);
+  GstElement* buildAnalyticsBranch(const std::string& encoding, bool withQueue,
+                                   std::vector<GstElement*>& elements);
+  void postError(const std::string& message);
+  bool hasOpenFragments();
+  bool recorderStarted();
+  void sendEos();
+
+  SessionSpec spec_;
+  std::shared_ptr<CameraCounters> counters_;
+  Listener* listener_;
+  GstElement* pipeline_ = nullptr;
+  GstElement* parse_ = nullptr;  // recorder head: EOS goes into its sink pad
+
+  std::atomic<bool> gotData_{false};
+  std::atomic<int64_t> lastBufferNs_{0};
+  std::atomic<bool> closing_{false};
+  std::atomic<bool> eosSent_{false};
+  std::atomic<bool> linked_{false};
+  std::atomic<bool> selected_{false};
+  std::atomic<bool> sawCaps_{false};
+
+  // Analytics rate limiting (decoder src pad; one streaming thread).
+  int64_t lastHandedPts_ = -1;
+
+  mutable std::mutex mutex_;
+  StreamInfo info_;
+  GstSegment segment_{};
+  bool haveSegment_ = false;
+  uint64_t lastRt_ = 0;
+  uint64_t prevRt_ = 0;
+  uint64_t lastEndRt_ = 0;
+  std::map<std::string, Fragment> fragments_;
+  std::optional<std::pair<core::WallTime, uint64_t>> anchor_;  // wall time <-> running time
+};
+
+template <typename OnClosed>
+void Session::finish(bool finishRecording, core::Duration eosTimeout, OnClosed&& onClosed) {
+  closing_ = true;
+  if (!pipeline_) return;
+  GstBus* bus = gst_element_get_bus(pipeline_);
+  // EOS whenever the recorder saw data: besides an open file, splitmuxsink may hold a whole GOP
+  // not yet written to any file, which only EOS flushes into a (final) segment.
+  const bool waitForRecorder = finishRecording && recorderStarted();
+  if (waitForRecorder) sendEos();
+  const auto deadline = std::chrono::steady_clock::now() + eosTimeout;
+  bool sawEos = false;
+  for (;;) {
+    GstClockTime wait = 0;
+    if (waitForRecorder && !sawEos) {
+      const auto left = deadline - std::chrono::steady_clock::now();
+      if (left <= core::Duration::zero()) break;
+      wait = static_cast<GstClockTime>(std::chrono::duration_cast<core::Duration>(left).count());
+    }
+    GstMessage* msg = gst_bus_timed_pop_filtered(
+        bus, wait,
+        static_cast<GstMessageType>(GST_MESSAGE_ELEMENT | GST_MESSAGE_ERROR | GST_MESSAGE_EOS));
+    if (!msg) break;
+    if (GST_MESSAGE_TYPE(msg) == GST_MESSAGE_EOS) {
+      sawEos = true;  // every sink, the recorder included, is done; drain what is queued
+    } else if (GST_MESSAGE_TYPE(msg) == GST_MESSAGE_ELEMENT) {
+      const GstStructure* s = gst_message_get_structure(msg);
+      if (s && gst_structure_has_name(s, "splitmuxsink-fragment-closed")) {
+        const char* location = gst_structure_get_string(s, "location");
+        guint64 rt = 0;
+        gst_structure_get_uint64(s, "running-time", &rt);
+        if (location) {
+          if (auto seg = takeClosedSegment(location, rt)) onClosed(std::move(*seg));
+        }
+      }
+    } else if (GST_MESSAGE_TYPE(msg) == GST_MESSAGE_ERROR && waitForRecorder && !sawEos) {
+      // An error inside the recorder means it will not finish: stop waiting for it. Errors from
+      // the source side (the camera going away under our EOS) do not matter here.
+      gchar* path = gst_object_get_path_string(GST_MESSAGE_SRC(msg));
+      const bool recorder = path && std::string(path).find("recorder") != std::string::npos;
+      g_free(path);
+      if (recorder) {
+        gst_message_unref(msg);
+        break;
+      }
+    }
+    gst_message_unref(msg);
+  }
+  gst_object_unref(bus);
+  gst_element_set_state(pipeline_, GST_STATE_NULL);
+  gst_object_unref(pipeline_);
+  pipeline_ = nullptr;
+  // A recorder that did not finish in time still leaves a fragmented file that plays up to its
+  // last complete fragment: hand it on (files without a single fragment are left for storage's
+  // start-up reconcile to quarantine).
+  for (auto& seg : takeLeftoverSegments()) onClosed(std::move(seg));
+}
+
+}  // namespace sharpeyes::ingest

@@ -54,10 +54,14 @@ class Db {
   std::recursive_mutex& mutex() { return mutex_; }
 
  private:
+  friend class Tx;
   std::recursive_mutex mutex_;
+  int txDepth_ = 0;              // nested Tx objects join the outermost transaction
+  bool txRollbackOnly_ = false;  // an inner Tx failed: the outer one must not commit
 };
 
 // A transaction that rolls back unless committed. Holds the connection's mutex throughout.
+// A Tx begun inside another joins it: its commit is the outer one's, its failure dooms it.
 class Tx {
  public:
   static core::Result<std::unique_ptr<Tx>> begin(Db& db);
@@ -71,6 +75,7 @@ class Tx {
   Db& db_;
   std::unique_lock<std::recursive_mutex> lock_;
   bool done_ = false;
+  bool nested_ = false;
 };
 
 core::Result<std::unique_ptr<Db>> openSqlite(const std::string& path);

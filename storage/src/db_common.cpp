@@ -35,23 +35,40 @@ std::string Row::str(size_t i) const {
 
 core::Result<std::unique_ptr<Tx>> Tx::begin(Db& db) {
   std::unique_ptr<Tx> tx(new Tx(db));
+  if (db.txDepth_ > 0) {
+    tx->nested_ = true;
+    ++db.txDepth_;
+    return tx;
+  }
   // SQLite: IMMEDIATE takes the write lock now, so a reader upgraded mid-transaction never
   // fails with SQLITE_BUSY; PostgreSQL's default isolation is enough for our writes.
   auto r = db.execScript(db.dialect() == Dialect::kSqlite ? "BEGIN IMMEDIATE" : "BEGIN");
   if (!r) return r.error();
+  db.txDepth_ = 1;
+  db.txRollbackOnly_ = false;
   return tx;
 }
 
 Tx::~Tx() {
-  if (!done_) (void)db_.execScript("ROLLBACK");
+  if (done_) return;
+  --db_.txDepth_;
+  if (nested_) {
+    db_.txRollbackOnly_ = true;
+  } else {
+    (void)db_.execScript("ROLLBACK");
+  }
 }
 
 core::Result<void> Tx::commit() {
-  auto r = db_.execScript("COMMIT");
-  done_ = true;  // a failed COMMIT has already ended the transaction in both backends
-  if (!r) {
+  done_ = true;
+  --db_.txDepth_;
+  if (nested_) return {};
+  if (db_.txRollbackOnly_) {
     (void)db_.execScript("ROLLBACK");
+    return core::makeError(core::ErrorCode::kInternal, "transaction rolled back: a step failed");
   }
+  auto r = db_.execScript("COMMIT");
+  if (!r) (void)db_.execScript("ROLLBACK");  // a failed COMMIT may leave it open (PostgreSQL)
   return r;
 }
 

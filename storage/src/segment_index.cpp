@@ -155,7 +155,9 @@ class DbSegmentIndex final : public SegmentIndex {
                                                   int limit) override {
     std::string sql = std::string("SELECT ") + kColumns +
                       " FROM segments s WHERE NOT EXISTS (SELECT 1 FROM segment_garbage g "
-                      "WHERE g.segment_id = s.id)";
+                      "WHERE g.segment_id = s.id) AND NOT EXISTS (SELECT 1 FROM holds h WHERE "
+                      "h.camera = s.camera AND h.lifted_us IS NULL AND h.begin_us < s.end_us AND "
+                      "h.end_us > s.start_us)";
     std::vector<Value> params{static_cast<int64_t>(limit)};
     if (camera) {
       sql += " AND camera = $2";
@@ -204,6 +206,27 @@ class DbSegmentIndex final : public SegmentIndex {
     auto rows = db_.query("SELECT 1 FROM segment_garbage WHERE segment_id = $1", {id});
     if (!rows) return rows.error();
     return !rows->empty();
+  }
+
+  core::Result<void> markGarbageMany(const std::vector<int64_t>& ids,
+                                     const std::string& reason) override {
+    auto tx = detail::Tx::begin(db_);
+    if (!tx) return tx.error();
+    for (int64_t id : ids) {
+      auto r = markGarbage(id, reason);
+      if (!r) return r;
+    }
+    return (*tx)->commit();
+  }
+
+  core::Result<void> dropGarbageMany(const std::vector<int64_t>& ids) override {
+    auto tx = detail::Tx::begin(db_);
+    if (!tx) return tx.error();
+    for (int64_t id : ids) {
+      auto r = dropGarbage(id);
+      if (!r) return r;
+    }
+    return (*tx)->commit();
   }
 
   core::Result<ChainReport> verifyChain(const core::CameraId& camera) override {

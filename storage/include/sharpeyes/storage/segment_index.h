@@ -72,7 +72,7 @@ class SegmentIndex {
 
   virtual core::Result<std::vector<core::CameraId>> cameras() = 0;
   // Oldest segments first (across cameras when `camera` is empty), at most `limit`; rows
-  // already marked as garbage are skipped.
+  // already marked as garbage and rows under an active evidence hold are skipped.
   virtual core::Result<std::vector<core::Segment>> oldest(
       const std::optional<core::CameraId>& camera, int limit) = 0;
   virtual core::Result<uint64_t> totalBytes() = 0;
@@ -83,6 +83,10 @@ class SegmentIndex {
   virtual core::Result<std::vector<GarbageEntry>> garbage() = 0;
   virtual core::Result<void> dropGarbage(int64_t id) = 0;
   virtual core::Result<bool> isGarbage(int64_t id) = 0;
+  // The same for many rows, each in one transaction (retention sweeps).
+  virtual core::Result<void> markGarbageMany(const std::vector<int64_t>& ids,
+                                             const std::string& reason) = 0;
+  virtual core::Result<void> dropGarbageMany(const std::vector<int64_t>& ids) = 0;
 
   virtual core::Result<ChainReport> verifyChain(const core::CameraId& camera) = 0;
   // Coverage: segments closer than `tolerance` to each other count as contiguous.

@@ -353,7 +353,7 @@ struct CameraAnalyzer::Impl {
     if (!ts.covered && !ts.frozen) {
       // Colour lets the shadow test tell a shadow (darker, same hue) from a dark object.
       const detail::MotionResult mr =
-          motion.apply(config.motion.shadowSuppression ? small : gray, dt);
+          motion.apply(config.motion.shadowSuppression ? small : gray, gray, dt);
       if (mr.globalChange) ++stats.globalChanges;
       for (const cv::Rect& r : mr.blobs) {
         measurements.push_back(
@@ -472,7 +472,9 @@ struct CameraAnalyzer::Impl {
       const double d = detail::sideOf(r.lineA, r.lineB, a);
       const int s = d < -kTripwireMargin ? -1 : (d > kTripwireMargin ? 1 : 0);
       if (s != 0) {
-        if (st.side != 0 && s != st.side) {
+        const double jump = std::hypot(a.x - st.lastAnchor.x, (a.y - st.lastAnchor.y) * aspect);
+        // A jump across the line is a track switching objects, not a crossing.
+        if (st.side != 0 && s != st.side && jump < 0.3) {
           const Point mid{(a.x + st.lastAnchor.x) / 2, (a.y + st.lastAnchor.y) / 2};
           const double along = detail::along(r.lineA, r.lineB, mid);
           if (along >= -0.02 && along <= 1.02) {

@@ -44,23 +44,50 @@ void MotionDetector::reset(cv::Size size) {
   }
 }
 
-void MotionDetector::relearn(const cv::Mat& gray) {
-  bg_->apply(gray, fg_, 1.0);
-  const cv::Scalar m3 = cv::mean(gray);
-  brightness_ = gray.channels() == 3 ? (m3[0] + m3[1] + m3[2]) / 3 : m3[0];
+void MotionDetector::relearn(const cv::Mat& input, const cv::Mat& gray) {
+  bg_->apply(input, fg_, 1.0);
+  gray.convertTo(average_, CV_32F);
+  brightness_ = cv::mean(gray)[0];
   framesSinceReset_ = 1;
 }
 
-MotionResult MotionDetector::apply(const cv::Mat& gray, double dtSeconds) {
-  MotionResult out;
-  if (gray.size() != size_ || !bg_) reset(gray.size());
+bool MotionDetector::lightingChangeOnly(const cv::Mat& gray, const cv::Rect& r) const {
+  // Normalised cross-correlation of the blob's foreground pixels with the average background:
+  // an object hides the background's texture (low correlation); light falling differently keeps
+  // it (high correlation). Flat patches cannot tell, so they stay objects.
+  double sa = 0, sb = 0, saa = 0, sbb = 0, sab = 0;
+  int n = 0;
+  for (int y = r.y; y < r.y + r.height; ++y) {
+    const uint8_t* m = fg_.ptr<uint8_t>(y);
+    const uint8_t* a = gray.ptr<uint8_t>(y);
+    const float* b = average_.ptr<float>(y);
+    for (int x = r.x; x < r.x + r.width; ++x) {
+      if (!m[x]) continue;
+      const double va = a[x], vb = b[x];
+      sa += va, sb += vb, saa += va * va, sbb += vb * vb, sab += va * vb;
+      ++n;
+    }
+  }
+  if (n < 8) return false;
+  const double ma = sa / n, mb = sb / n;
+  const double va = saa / n - ma * ma, vb = sbb / n - mb * mb;
+  if (va < 16 || vb < 16) return false;
+  const double ncc = (sab / n - ma * mb) / std::sqrt(va * vb);
+  // Light changes the contrast by the same gain as the brightness, within reason; an object
+  // on a plain road has far more contrast than the road.
+  const double contrastRatio = std::sqrt(va / vb);
+  return ncc > 0.7 && contrastRatio > 0.33 && contrastRatio < 3.0;
+}
 
-  const cv::Scalar m3 = cv::mean(gray, ignoreMask_);
-  const double mean = gray.channels() == 3 ? (m3[0] + m3[1] + m3[2]) / 3 : m3[0];
+MotionResult MotionDetector::apply(const cv::Mat& input, const cv::Mat& gray, double dtSeconds) {
+  MotionResult out;
+  if (input.size() != size_ || !bg_) reset(input.size());
+
+  const double mean = cv::mean(gray, ignoreMask_)[0];
   const bool jump =
       brightness_ > 0 && std::abs(mean - brightness_) > config_.globalBrightnessJump * brightness_;
   if (framesSinceReset_ == 0 || jump) {
-    relearn(gray);
+    relearn(input, gray);
     out.globalChange = jump;
     return out;
   }
@@ -71,13 +98,13 @@ MotionResult MotionDetector::apply(const cv::Mat& gray, double dtSeconds) {
   const double rate = framesSinceReset_ <= 4
                           ? 1.0 / framesSinceReset_
                           : std::clamp(dtSeconds, 0.0, 5.0) / config_.historySeconds;
-  bg_->apply(gray, fg_, std::min(rate, 1.0));
+  bg_->apply(input, fg_, std::min(rate, 1.0));
   // Shadows are marked 127 by both subtractors; keep only definite foreground.
   cv::threshold(fg_, fg_, 200, 255, cv::THRESH_BINARY);
   cv::bitwise_and(fg_, ignoreMask_, fg_);
   out.foregroundFraction = double(cv::countNonZero(fg_)) / double(fg_.total());
   if (out.foregroundFraction > config_.globalChangeFraction) {
-    relearn(gray);
+    relearn(input, gray);
     out.globalChange = true;
     return out;
   }
@@ -91,9 +118,14 @@ MotionResult MotionDetector::apply(const cv::Mat& gray, double dtSeconds) {
   for (int i = 1; i < n; ++i) {
     const int area = stats_.at<int>(i, cv::CC_STAT_AREA);
     if (area < minPixels) continue;
-    boxes.emplace_back(stats_.at<int>(i, cv::CC_STAT_LEFT), stats_.at<int>(i, cv::CC_STAT_TOP),
-                       stats_.at<int>(i, cv::CC_STAT_WIDTH), stats_.at<int>(i, cv::CC_STAT_HEIGHT));
+    const cv::Rect r(stats_.at<int>(i, cv::CC_STAT_LEFT), stats_.at<int>(i, cv::CC_STAT_TOP),
+                     stats_.at<int>(i, cv::CC_STAT_WIDTH), stats_.at<int>(i, cv::CC_STAT_HEIGHT));
+    if (lightingChangeOnly(gray, r)) continue;
+    boxes.push_back(r);
   }
+  // The average follows the scene where nothing moves.
+  gray.convertTo(grayF_, CV_32F);
+  cv::accumulateWeighted(grayF_, average_, std::min(1.0, 5 * rate), ~fg_);
   // Parts of one object (head and legs split by a background-coloured band) are merged when
   // their boxes overlap.
   bool merged = true;

@@ -21,9 +21,10 @@ class MotionDetector {
   // A new model for frames of `size` (first frame, resolution change, global change).
   void reset(cv::Size size);
   // `dtSeconds`: time since the previous frame (learning rate follows it, so any fps works).
-  MotionResult apply(const cv::Mat& gray, double dtSeconds);
+  // `input` is what the subtractor models (colour or grey), `gray` the same frame in grey.
+  MotionResult apply(const cv::Mat& input, const cv::Mat& gray, double dtSeconds);
   // Relearn from this frame on, reporting nothing for it.
-  void relearn(const cv::Mat& gray);
+  void relearn(const cv::Mat& input, const cv::Mat& gray);
 
  private:
   cv::Ptr<cv::BackgroundSubtractor> make() const;
@@ -34,6 +35,10 @@ class MotionDetector {
   cv::Mat ignoreMask_;  // 255 where analysed
   cv::Mat fg_, labels_, stats_, centroids_;
   cv::Mat openKernel_, closeKernel_;
+  // A plain running average of the grey background, to test blobs for "same texture, other
+  // light" (shadows, highlights, a cloud's trailing edge): the subtractor alone flags those.
+  cv::Mat average_, grayF_;
+  bool lightingChangeOnly(const cv::Mat& gray, const cv::Rect& r) const;
   double brightness_ = -1;
   int framesSinceReset_ = 0;
 };

@@ -75,8 +75,12 @@ std::vector<int64_t> Tracker::update(const std::vector<core::BoundingBox>& meas,
   for (size_t ti = 0; ti < tracks_.size(); ++ti) {
     const Track& t = tracks_[ti];
     const double sinceSeen = std::chrono::duration<double>(now - t.lastSeen).count();
-    const double gate =
-        config_.maxSpeed * std::max(sinceSeen, dt) + 0.5 * std::max(t.w, t.h * aspect) + 0.02;
+    // Young tracks have no velocity yet: anything up to maxSpeed. Established ones are predicted
+    // well, so the gate only allows for a change of pace; it does not grow to maxSpeed while a
+    // track coasts (otherwise a lost track would grab a newcomer across the frame).
+    const double pace =
+        t.hits < 3 ? config_.maxSpeed : std::min(config_.maxSpeed, 0.5 * t.speed(aspect) + 0.15);
+    const double gate = pace * std::max(sinceSeen, dt) + 0.5 * std::max(t.w, t.h * aspect) + 0.02;
     for (size_t mi = 0; mi < meas.size(); ++mi) {
       const auto& m = meas[mi];
       const double dx = (m.x + m.w / 2) - t.x.p;

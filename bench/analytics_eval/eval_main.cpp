@@ -57,10 +57,10 @@ void runFootage(const std::string& path, DetectorKind detectorKind) {
   std::map<std::string, int> byRule;
   std::map<std::string, int> byClass;
   auto a = CameraAnalyzer::create(c, {}, [&](const core::Event& e) {
-              if (e.phase != core::EventPhase::kStart) return;
-              ++byRule[e.rule];
-              if (e.type == core::EventType::kIntrusion) ++byClass[e.objectClass];
-            }).value();
+             if (e.phase != core::EventPhase::kStart) return;
+             ++byRule[e.rule];
+             if (e.type == core::EventType::kIntrusion) ++byClass[e.objectClass];
+           }).value();
   cv::Mat frame, small;
   int64_t index = 0, analysed = 0;
   double cpuMs = 0;
@@ -107,11 +107,13 @@ int main(int argc, char** argv) {
     } else if (!std::strcmp(argv[i], "--media") && i + 1 < argc) {
       media.push_back(argv[++i]);
     } else {
-      std::fprintf(stderr, "usage: %s [--snapshots DIR] [--only NAME] [--media FILE]...\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--snapshots DIR] [--only NAME] [--media FILE]...\n",
+                   argv[0]);
       return 2;
     }
   }
-  std::printf("analytics_eval: synthetic scenes, 640x360 at 5 fps, scored against ground truth\n\n");
+  std::printf(
+      "analytics_eval: synthetic scenes, 640x360 at 5 fps, scored against ground truth\n\n");
   std::printf("%-24s %-6s %5s %5s %5s %4s %8s  %s\n", "scenario", "kind", "truth", "rep", "match",
               "FP", "ms/frm", "what");
   std::map<std::string, eval::RuleScore> total;
@@ -132,8 +134,8 @@ int main(int argc, char** argv) {
                 s.distractor ? "distr" : "true", truth, rep, match, r.falsePositives,
                 r.meanProcessMs, s.what.c_str());
   }
-  std::printf("\n%-10s %6s %6s %6s %9s %9s %12s %12s\n", "rule", "truth", "P", "R", "count", "cnt.err",
-              "lat.mean s", "lat.max s");
+  std::printf("\n%-10s %6s %6s %6s %9s %9s %12s %12s\n", "rule", "truth", "P", "R", "count",
+              "cnt.err", "lat.mean s", "lat.max s");
   for (const auto& [type, s] : total) {
     char count[32] = "-", err[32] = "-";
     if (type == "tripwire") {

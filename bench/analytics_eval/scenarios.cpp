@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <stdexcept>
 
 #include "../../analytics/src/geometry.h"
@@ -100,7 +102,9 @@ void watchEverything(Scenario& s) {
   s.config.rules.push_back(loiter);
 }
 
-double secs(core::Duration d) { return std::chrono::duration<double>(d).count(); }
+double secs(core::Duration d) {
+  return std::chrono::duration<double>(d).count();
+}
 
 std::string kindClass(ObjectKind k) {
   switch (k) {
@@ -125,7 +129,9 @@ double windowFor(core::EventType t) {
   }
 }
 
-std::string typeKey(core::EventType t) { return std::string(core::toString(t)); }
+std::string typeKey(core::EventType t) {
+  return std::string(core::toString(t));
+}
 
 }  // namespace
 
@@ -152,10 +158,12 @@ void RuleScore::add(const RuleScore& o) {
 std::vector<Scenario> allScenarios() {
   std::vector<Scenario> out;
   {
-    auto s = base("people_cross_line", "6 people cross a vertical line, both ways, 3 lanes", 28, 11);
-    s.scene.objects = {person(1, 0.5, -0.03, 1.03, 0.55, 0.10), person(2, 1.0, 1.03, -0.03, 0.75, 0.10),
-                       person(3, 4.0, -0.03, 1.03, 0.95, 0.10), person(4, 13.0, 1.03, -0.03, 0.55, 0.11),
-                       person(5, 14.0, -0.03, 1.03, 0.75, 0.12), person(6, 16.0, 1.03, -0.03, 0.95, 0.12)};
+    auto s =
+        base("people_cross_line", "6 people cross a vertical line, both ways, 3 lanes", 28, 11);
+    s.scene.objects = {
+        person(1, 0.5, -0.03, 1.03, 0.55, 0.10),  person(2, 1.0, 1.03, -0.03, 0.75, 0.10),
+        person(3, 4.0, -0.03, 1.03, 0.95, 0.10),  person(4, 13.0, 1.03, -0.03, 0.55, 0.11),
+        person(5, 14.0, -0.03, 1.03, 0.75, 0.12), person(6, 16.0, 1.03, -0.03, 0.95, 0.12)};
     s.config.rules.push_back(tripwire("gate", {0.5f, 0.3f}, {0.5f, 1.0f}));
     out.push_back(s);
   }
@@ -168,7 +176,8 @@ std::vector<Scenario> allScenarios() {
     out.push_back(s);
   }
   {
-    auto s = base("people_cross_horizontal", "5 people cross a horizontal line up and down", 22, 13);
+    auto s =
+        base("people_cross_horizontal", "5 people cross a horizontal line up and down", 22, 13);
     s.scene.objects = {personVertical(1, 1.0, 0.2, 0.35, 1.15, 0.1),
                        personVertical(2, 2.0, 0.45, 1.15, 0.35, 0.1),
                        personVertical(3, 5.0, 0.7, 0.35, 1.15, 0.12),
@@ -178,10 +187,12 @@ std::vector<Scenario> allScenarios() {
     out.push_back(s);
   }
   {
-    auto s = base("fence_people", "3 people enter a fenced yard, 1 walks past, 1 car drives through", 22, 14);
-    s.scene.objects = {person(1, 0.5, -0.03, 1.03, 0.62, 0.10), person(2, 3.0, 1.03, -0.03, 0.80, 0.10),
-                       person(3, 8.0, -0.03, 1.03, 0.93, 0.11), person(4, 2.0, -0.03, 1.03, 0.36, 0.10),
-                       car(5, 15.0, -0.09, 1.09, 0.72, 0.30)};
+    auto s = base("fence_people",
+                  "3 people enter a fenced yard, 1 walks past, 1 car drives through", 22, 14);
+    s.scene.objects = {
+        person(1, 0.5, -0.03, 1.03, 0.62, 0.10), person(2, 3.0, 1.03, -0.03, 0.80, 0.10),
+        person(3, 8.0, -0.03, 1.03, 0.93, 0.11), person(4, 2.0, -0.03, 1.03, 0.36, 0.10),
+        car(5, 15.0, -0.09, 1.09, 0.72, 0.30)};
     s.config.zones.push_back(rect("yard", 0.55f, 0.45f, 0.97f, 0.98f));
     auto r = zoneRule("fence", RuleType::kIntrusion, "yard");
     r.classes = {"person"};
@@ -207,7 +218,8 @@ std::vector<Scenario> allScenarios() {
     const double spots[4][2] = {{0.30, 0.62}, {0.45, 0.82}, {0.60, 0.62}, {0.72, 0.92}};
     for (int i = 0; i < 4; ++i) {
       const bool left = i % 2 == 0;
-      ScriptedObject p = person(i + 1, 1.0 + i, left ? -0.03 : 1.03, spots[i][0], spots[i][1], 0.12);
+      ScriptedObject p =
+          person(i + 1, 1.0 + i, left ? -0.03 : 1.03, spots[i][0], spots[i][1], 0.12);
       const float y = p.path.back().y;
       const double arrive = p.path.back().t;
       // Stand, shifting weight a little, until everyone leaves at 18 s.
@@ -254,15 +266,19 @@ std::vector<Scenario> allScenarios() {
     out.push_back(s);
   }
   {
-    auto s = base("swaying_tree_masked", "a swaying tree (masked); two people cross the line", 22, 20);
+    auto s =
+        base("swaying_tree_masked", "a swaying tree (masked); two people cross the line", 22, 20);
     s.scene.effects.swayingRegion = sim::NormRect{0.05f, 0.05f, 0.3f, 0.5f};
-    s.config.motion.ignore.push_back({{0.04f, 0.04f}, {0.36f, 0.04f}, {0.36f, 0.56f}, {0.04f, 0.56f}});
-    s.scene.objects = {person(1, 1.0, -0.03, 1.03, 0.85, 0.1), person(2, 8.0, 1.03, -0.03, 0.68, 0.1)};
+    s.config.motion.ignore.push_back(
+        {{0.04f, 0.04f}, {0.36f, 0.04f}, {0.36f, 0.56f}, {0.04f, 0.56f}});
+    s.scene.objects = {person(1, 1.0, -0.03, 1.03, 0.85, 0.1),
+                       person(2, 8.0, 1.03, -0.03, 0.68, 0.1)};
     s.config.rules.push_back(tripwire("gate", {0.5f, 0.3f}, {0.5f, 1.0f}));
     out.push_back(s);
   }
   {
-    auto s = base("slow_shadow", "a cloud shadow drifts over the watched area (distractor)", 20, 21);
+    auto s =
+        base("slow_shadow", "a cloud shadow drifts over the watched area (distractor)", 20, 21);
     s.distractor = true;
     s.scene.effects.slowShadow = sim::NormRect{0.2f, 0.35f, 0.4f, 0.5f};
     s.scene.loopSeconds = 20;  // the drift speed follows the loop: a third of the frame per loop
@@ -292,7 +308,8 @@ std::vector<Scenario> allScenarios() {
   {
     auto s = base("shake_with_people", "camera shake +-2 px while two people cross", 22, 28);
     s.scene.effects.shakeAmplitudePx = 2;
-    s.scene.objects = {person(1, 1.0, -0.03, 1.03, 0.85, 0.1), person(2, 8.0, 1.03, -0.03, 0.65, 0.1)};
+    s.scene.objects = {person(1, 1.0, -0.03, 1.03, 0.85, 0.1),
+                       person(2, 8.0, 1.03, -0.03, 0.65, 0.1)};
     s.config.rules.push_back(tripwire("gate", {0.5f, 0.3f}, {0.5f, 1.0f}));
     out.push_back(s);
   }
@@ -381,8 +398,9 @@ std::vector<Occurrence> truthOf(const Scenario& s, std::map<std::string, long>* 
           if (!enteredAt.count(o.id)) enteredAt[o.id] = t;
           if (!fired[o.id] && t - enteredAt[o.id] >= need - 1e-9) {
             fired[o.id] = true;
-            out.push_back({r.name, r.type == RuleType::kIntrusion ? core::EventType::kIntrusion
-                                                                  : core::EventType::kLoitering,
+            out.push_back({r.name,
+                           r.type == RuleType::kIntrusion ? core::EventType::kIntrusion
+                                                          : core::EventType::kLoitering,
                            t, ""});
           }
         }
@@ -419,8 +437,8 @@ ScenarioResult runScenario(const Scenario& s, const std::string& snapshotRoot) {
   std::vector<core::Event> events;
   EngineOptions options;
   options.snapshotRoot = snapshotRoot;
-  auto made = CameraAnalyzer::create(s.config, options,
-                                     [&](const core::Event& e) { events.push_back(e); });
+  auto made =
+      CameraAnalyzer::create(s.config, options, [&](const core::Event& e) { events.push_back(e); });
   if (!made) throw std::runtime_error(s.name + ": " + made.error().describe());
   CameraAnalyzer& analyzer = *made.value();
 
@@ -438,7 +456,8 @@ ScenarioResult runScenario(const Scenario& s, const std::string& snapshotRoot) {
     f.data = pixels->data();
     f.size = pixels->size();
     f.owner = pixels;
-    f.mediaTime = std::chrono::duration_cast<core::Duration>(std::chrono::duration<double>(i / s.fps));
+    f.mediaTime =
+        std::chrono::duration_cast<core::Duration>(std::chrono::duration<double>(i / s.fps));
     f.wallTime = t0 + f.mediaTime;
     f.sequence = uint64_t(i);
     analyzer.process(f);
@@ -450,8 +469,20 @@ ScenarioResult runScenario(const Scenario& s, const std::string& snapshotRoot) {
   std::map<std::string, long> truthCrossings;
   std::vector<Occurrence> truth = truthOf(s, &truthCrossings);
   std::vector<Occurrence> reported;
+  const bool verbose = std::getenv("SHARPEYES_EVAL_VERBOSE") != nullptr;
+  if (verbose) {
+    for (const Occurrence& t : truth) {
+      std::fprintf(stderr, "  truth    %-10s %-10s t=%6.2f %s\n", t.rule.c_str(),
+                   typeKey(t.type).c_str(), t.t, t.direction.c_str());
+    }
+  }
   for (const core::Event& e : events) {
     if (e.phase != core::EventPhase::kStart) continue;
+    if (verbose) {
+      std::fprintf(stderr, "  reported %-10s %-10s t=%6.2f track %lld %s box %.2f %.2f %.2f %.2f\n",
+                   e.rule.c_str(), typeKey(e.type).c_str(), secs(e.mediaTime), (long long)e.trackId,
+                   e.objectClass.c_str(), e.box.x, e.box.y, e.box.w, e.box.h);
+    }
     std::string dir;
     if (auto it = e.attributes.find("direction"); it != e.attributes.end()) dir = it->second;
     if (auto it = e.attributes.find("kind"); it != e.attributes.end()) dir = it->second;

@@ -53,7 +53,8 @@ struct RuleScore {
 
 struct ScenarioResult {
   std::string name;
-  std::map<std::string, RuleScore> byType;  // "tripwire", "intrusion", "loitering", "crowd", "tamper"
+  std::map<std::string, RuleScore>
+      byType;  // "tripwire", "intrusion", "loitering", "crowd", "tamper"
   int falsePositives = 0;
   double meanProcessMs = 0;  // analyzer wall time per frame
   int frames = 0;
@@ -64,6 +65,7 @@ struct ScenarioResult {
 ScenarioResult runScenario(const Scenario& s, const std::string& snapshotRoot = "");
 
 // Ground truth of a scenario (exposed for tests of the scorer itself).
-std::vector<Occurrence> truthOf(const Scenario& s, std::map<std::string, long>* crossings = nullptr);
+std::vector<Occurrence> truthOf(const Scenario& s,
+                                std::map<std::string, long>* crossings = nullptr);
 
 }  // namespace sharpeyes::analytics::eval

@@ -1,0 +1,373 @@
+// SQLite implementation of Outbox and CenterStore on one file. One connection, serialised by a
+// mutex: the callers are one I/O thread per side plus publish() callers, and every transaction is
+// short, so a second connection would only add lock contention inside SQLite.
+#include <sqlite3.h>
+
+#include <mutex>
+#include <unordered_map>
+
+#include "protocol.h"
+#include "sharpeyes/bus/store.h"
+#include "sharpeyes/core/util.h"
+
+namespace sharpeyes::bus {
+
+namespace {
+
+const char* kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS outbox(
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  payload TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS outbox_clips(
+  queued INTEGER PRIMARY KEY AUTOINCREMENT, clip_id TEXT NOT NULL UNIQUE,
+  event_id TEXT NOT NULL, path TEXT NOT NULL, size INTEGER NOT NULL, sha256 TEXT NOT NULL,
+  meta TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS received(
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  origin TEXT NOT NULL, epoch TEXT NOT NULL, origin_seq INTEGER NOT NULL,
+  event_id TEXT NOT NULL, division TEXT NOT NULL, payload TEXT NOT NULL,
+  received_us INTEGER NOT NULL, forwarded INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS received_event ON received(event_id);
+CREATE TABLE IF NOT EXISTS origins(
+  origin TEXT NOT NULL, epoch TEXT NOT NULL, last_seq INTEGER NOT NULL,
+  PRIMARY KEY(origin, epoch));
+CREATE TABLE IF NOT EXISTS clips(
+  clip_id TEXT PRIMARY KEY, origin TEXT NOT NULL, event_id TEXT NOT NULL, path TEXT NOT NULL,
+  size INTEGER NOT NULL, sha256 TEXT NOT NULL, meta TEXT NOT NULL, received_us INTEGER NOT NULL);
+)sql";
+
+class Stmt {
+ public:
+  Stmt() = default;
+  Stmt(sqlite3* db, const char* sql) { sqlite3_prepare_v2(db, sql, -1, &s_, nullptr); }
+  ~Stmt() { sqlite3_finalize(s_); }
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+  Stmt& operator=(Stmt&& o) noexcept {
+    std::swap(s_, o.s_);
+    return *this;
+  }
+  sqlite3_stmt* get() { return s_; }
+  bool ok() const { return s_ != nullptr; }
+  Stmt& reset() {
+    sqlite3_reset(s_);
+    sqlite3_clear_bindings(s_);
+    return *this;
+  }
+  Stmt& bind(int i, std::string_view v) {
+    sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  Stmt& bind(int i, int64_t v) {
+    sqlite3_bind_int64(s_, i, v);
+    return *this;
+  }
+  int step() { return sqlite3_step(s_); }
+  int64_t i64(int c) { return sqlite3_column_int64(s_, c); }
+  std::string text(int c) {
+    const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(s_, c));
+    return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(s_, c))) : std::string();
+  }
+
+ private:
+  sqlite3_stmt* s_ = nullptr;
+};
+
+class SqliteStore final : public Outbox, public CenterStore {
+ public:
+  ~SqliteStore() override {
+    stmts_.clear();
+    if (db_) sqlite3_close(db_);
+  }
+
+  core::Result<void> open(const SqliteBusStoreOptions& o) {
+    quota_ = o.outboxQuotaBytes;
+    if (sqlite3_open_v2(o.path.c_str(), &db_,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                        nullptr) != SQLITE_OK) {
+      return err(core::ErrorCode::kIo, "open " + o.path);
+    }
+    sqlite3_busy_timeout(db_, 5000);
+    const std::string pragmas = std::string("PRAGMA journal_mode=WAL; PRAGMA synchronous=") +
+                                (o.durable ? "FULL" : "NORMAL") + ";";
+    if (auto r = exec(pragmas); !r) return r;
+    if (auto r = exec(kSchema); !r) return r;
+    // A random epoch, created once with the file.
+    exec("INSERT OR IGNORE INTO meta(key, value) VALUES('epoch', '" + core::newId() + "')");
+    Stmt q(db_, "SELECT value FROM meta WHERE key='epoch'");
+    if (q.step() == SQLITE_ROW) epoch_ = q.text(0);
+    Stmt b(db_, "SELECT COALESCE(SUM(length(payload)), 0) FROM outbox");
+    if (b.step() == SQLITE_ROW) bytes_ = static_cast<uint64_t>(b.i64(0));
+    return core::okResult();
+  }
+
+  // --- Outbox ---
+  std::string epoch() const override { return epoch_; }
+
+  core::Result<uint64_t> append(std::string_view payload) override {
+    std::lock_guard lock(mu_);
+    if (bytes_ + payload.size() > quota_) {
+      return core::makeError(core::ErrorCode::kResourceExhausted,
+                             "outbox quota of " + std::to_string(quota_) + " bytes reached");
+    }
+    auto& s = stmt("INSERT INTO outbox(payload) VALUES(?)");
+    if (s.reset().bind(1, payload).step() != SQLITE_DONE)
+      return err(core::ErrorCode::kIo, "append");
+    bytes_ += payload.size();
+    return static_cast<uint64_t>(sqlite3_last_insert_rowid(db_));
+  }
+
+  core::Result<std::vector<OutboxEntry>> after(uint64_t seq, size_t limit) override {
+    std::lock_guard lock(mu_);
+    auto& s = stmt("SELECT seq, payload FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?");
+    s.reset().bind(1, static_cast<int64_t>(seq)).bind(2, static_cast<int64_t>(limit));
+    std::vector<OutboxEntry> out;
+    int rc = 0;
+    while ((rc = s.step()) == SQLITE_ROW) {
+      out.push_back({static_cast<uint64_t>(s.i64(0)), s.text(1)});
+    }
+    if (rc != SQLITE_DONE) return err(core::ErrorCode::kIo, "read outbox");
+    return out;
+  }
+
+  core::Result<void> ackThrough(uint64_t seq) override {
+    std::lock_guard lock(mu_);
+    auto& sum = stmt("SELECT COALESCE(SUM(length(payload)), 0) FROM outbox WHERE seq <= ?");
+    uint64_t freed = 0;
+    if (sum.reset().bind(1, static_cast<int64_t>(seq)).step() == SQLITE_ROW) {
+      freed = static_cast<uint64_t>(sum.i64(0));
+    }
+    auto& del = stmt("DELETE FROM outbox WHERE seq <= ?");
+    if (del.reset().bind(1, static_cast<int64_t>(seq)).step() != SQLITE_DONE) {
+      return err(core::ErrorCode::kIo, "ack");
+    }
+    bytes_ -= std::min(bytes_, freed);
+    return core::okResult();
+  }
+
+  uint64_t bytesUsed() const override {
+    std::lock_guard lock(mu_);
+    return bytes_;
+  }
+  uint64_t quotaBytes() const override { return quota_; }
+
+  core::Result<void> appendClip(const OutboxClip& c) override {
+    std::lock_guard lock(mu_);
+    return insertClipLocked(c);
+  }
+
+  core::Result<std::optional<OutboxClip>> nextClip() override {
+    std::lock_guard lock(mu_);
+    auto& s = stmt(
+        "SELECT clip_id, event_id, path, size, sha256, meta FROM outbox_clips ORDER BY queued "
+        "LIMIT 1");
+    s.reset();
+    const int rc = s.step();
+    if (rc == SQLITE_DONE) return std::optional<OutboxClip>();
+    if (rc != SQLITE_ROW) return err(core::ErrorCode::kIo, "read clip outbox");
+    OutboxClip c{s.text(0), s.text(1), s.text(2), static_cast<uint64_t>(s.i64(3)),
+                 s.text(4), s.text(5)};
+    return std::optional<OutboxClip>(std::move(c));
+  }
+
+  core::Result<void> removeClip(const std::string& clipId) override {
+    std::lock_guard lock(mu_);
+    auto& s = stmt("DELETE FROM outbox_clips WHERE clip_id = ?");
+    if (s.reset().bind(1, clipId).step() != SQLITE_DONE)
+      return err(core::ErrorCode::kIo, "rm clip");
+    return core::okResult();
+  }
+
+  // --- CenterStore ---
+  core::Result<void> commit(const std::vector<Incoming>& items,
+                            std::vector<IncomingOutcome>& outcomes,
+                            std::vector<uint64_t>& localSeqs) override {
+    std::lock_guard lock(mu_);
+    outcomes.assign(items.size(), IncomingOutcome::kDuplicate);
+    localSeqs.assign(items.size(), 0);
+    if (auto r = exec("BEGIN IMMEDIATE"); !r) return r;
+    // Last sequence per (origin, epoch) as seen inside this transaction.
+    std::unordered_map<std::string, int64_t> last;
+    uint64_t addedBytes = 0;
+    auto fail = [&](const std::string& what) {
+      exec("ROLLBACK");
+      return err(core::ErrorCode::kIo, what);
+    };
+    const int64_t now = proto::nowMicros();
+    for (size_t i = 0; i < items.size(); ++i) {
+      const Incoming& in = items[i];
+      const std::string key = in.origin + '\n' + in.epoch;
+      auto it = last.find(key);
+      if (it == last.end()) {
+        auto& q = stmt("SELECT last_seq FROM origins WHERE origin = ? AND epoch = ?");
+        const int rc = q.reset().bind(1, in.origin).bind(2, in.epoch).step();
+        it = last.emplace(key, rc == SQLITE_ROW ? q.i64(0) : 0).first;
+      }
+      const auto seq = static_cast<int64_t>(in.seq);
+      if (seq <= it->second) {
+        outcomes[i] = IncomingOutcome::kDuplicate;
+        continue;
+      }
+      if (seq > it->second + 1) {
+        outcomes[i] = IncomingOutcome::kGap;
+        continue;
+      }
+      if (in.reject) {
+        it->second = seq;
+        outcomes[i] = IncomingOutcome::kRejected;
+        continue;
+      }
+      auto& ins = stmt(
+          "INSERT INTO received(origin, epoch, origin_seq, event_id, division, payload, "
+          "received_us, forwarded) VALUES(?,?,?,?,?,?,?,?)");
+      ins.reset().bind(1, in.origin).bind(2, in.epoch).bind(3, seq).bind(4, in.eventId);
+      ins.bind(5, in.division.str()).bind(6, in.eventJson).bind(7, now);
+      ins.bind(8, static_cast<int64_t>(in.forward ? 1 : 0));
+      if (ins.step() != SQLITE_DONE) return fail("store event");
+      localSeqs[i] = static_cast<uint64_t>(sqlite3_last_insert_rowid(db_));
+      if (in.forward) {
+        // The forwarded copy is not refused by the quota: the event is already accepted here and
+        // the origin has been told so; the quota applies to new events (append()).
+        auto& out = stmt("INSERT INTO outbox(payload) VALUES(?)");
+        if (out.reset().bind(1, in.eventJson).step() != SQLITE_DONE) return fail("forward");
+        addedBytes += in.eventJson.size();
+      }
+      it->second = seq;
+      outcomes[i] = IncomingOutcome::kStored;
+    }
+    for (const auto& [key, seq] : last) {
+      const auto nl = key.find('\n');
+      auto& up = stmt(
+          "INSERT INTO origins(origin, epoch, last_seq) VALUES(?,?,?) "
+          "ON CONFLICT(origin, epoch) DO UPDATE SET last_seq = excluded.last_seq");
+      up.reset().bind(1, std::string_view(key).substr(0, nl));
+      up.bind(2, std::string_view(key).substr(nl + 1)).bind(3, seq);
+      if (up.step() != SQLITE_DONE) return fail("origins");
+    }
+    if (auto r = exec("COMMIT"); !r) {
+      exec("ROLLBACK");
+      return r;
+    }
+    bytes_ += addedBytes;
+    return core::okResult();
+  }
+
+  core::Result<uint64_t> lastSeq(const std::string& origin, const std::string& epoch) override {
+    std::lock_guard lock(mu_);
+    auto& q = stmt("SELECT last_seq FROM origins WHERE origin = ? AND epoch = ?");
+    const int rc = q.reset().bind(1, origin).bind(2, epoch).step();
+    return rc == SQLITE_ROW ? static_cast<uint64_t>(q.i64(0)) : 0;
+  }
+
+  core::Result<std::vector<StoredRecord>> since(std::string_view prefix, uint64_t after,
+                                                size_t limit) override {
+    std::lock_guard lock(mu_);
+    auto& q = stmt(
+        "SELECT seq, division, payload FROM received WHERE seq > ? AND substr(division, 1, ?) = ? "
+        "ORDER BY seq LIMIT ?");
+    q.reset().bind(1, static_cast<int64_t>(after)).bind(2, static_cast<int64_t>(prefix.size()));
+    q.bind(3, prefix).bind(4, static_cast<int64_t>(limit));
+    std::vector<StoredRecord> out;
+    int rc = 0;
+    while ((rc = q.step()) == SQLITE_ROW) {
+      out.push_back({static_cast<uint64_t>(q.i64(0)), q.text(1), q.text(2)});
+    }
+    if (rc != SQLITE_DONE) return err(core::ErrorCode::kIo, "replay");
+    return out;
+  }
+
+  core::Result<uint64_t> maxLocalSeq() override {
+    std::lock_guard lock(mu_);
+    auto& q = stmt("SELECT COALESCE(MAX(seq), 0) FROM received");
+    q.reset();
+    return q.step() == SQLITE_ROW ? static_cast<uint64_t>(q.i64(0)) : 0;
+  }
+
+  core::Result<void> recordClip(const OutboxClip& c, const std::string& origin,
+                                bool forward) override {
+    std::lock_guard lock(mu_);
+    if (auto r = exec("BEGIN IMMEDIATE"); !r) return r;
+    auto& s = stmt(
+        "INSERT OR IGNORE INTO clips(clip_id, origin, event_id, path, size, sha256, meta, "
+        "received_us) VALUES(?,?,?,?,?,?,?,?)");
+    s.reset().bind(1, c.clipId).bind(2, origin).bind(3, c.eventId).bind(4, c.path);
+    s.bind(5, static_cast<int64_t>(c.size)).bind(6, c.sha256).bind(7, c.metaJson);
+    s.bind(8, proto::nowMicros());
+    if (s.step() != SQLITE_DONE) {
+      exec("ROLLBACK");
+      return err(core::ErrorCode::kIo, "record clip");
+    }
+    if (forward) {
+      if (auto r = insertClipLocked(c); !r) {
+        exec("ROLLBACK");
+        return r;
+      }
+    }
+    return exec("COMMIT");
+  }
+
+  core::Result<bool> hasClip(const std::string& clipId) override {
+    std::lock_guard lock(mu_);
+    auto& q = stmt("SELECT 1 FROM clips WHERE clip_id = ?");
+    return q.reset().bind(1, clipId).step() == SQLITE_ROW;
+  }
+
+  core::Result<bool> eventForwarded(const std::string& eventId) override {
+    std::lock_guard lock(mu_);
+    auto& q = stmt("SELECT 1 FROM received WHERE event_id = ? AND forwarded = 1 LIMIT 1");
+    return q.reset().bind(1, eventId).step() == SQLITE_ROW;
+  }
+
+ private:
+  core::Result<void> insertClipLocked(const OutboxClip& c) {
+    auto& s = stmt(
+        "INSERT OR IGNORE INTO outbox_clips(clip_id, event_id, path, size, sha256, meta) "
+        "VALUES(?,?,?,?,?,?)");
+    s.reset().bind(1, c.clipId).bind(2, c.eventId).bind(3, c.path);
+    s.bind(4, static_cast<int64_t>(c.size)).bind(5, c.sha256).bind(6, c.metaJson);
+    if (s.step() != SQLITE_DONE) return err(core::ErrorCode::kIo, "queue clip");
+    return core::okResult();
+  }
+
+  Stmt& stmt(const char* sql) {
+    auto it = stmts_.find(sql);
+    if (it == stmts_.end()) {
+      it = stmts_.emplace(sql, std::make_unique<Stmt>(db_, sql)).first;
+    }
+    return *it->second;
+  }
+
+  core::Result<void> exec(const std::string& sql) {
+    char* msg = nullptr;
+    if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &msg) != SQLITE_OK) {
+      std::string m = msg ? msg : "unknown";
+      sqlite3_free(msg);
+      return core::makeError(core::ErrorCode::kIo, "sqlite: " + m);
+    }
+    return core::okResult();
+  }
+
+  core::Error err(core::ErrorCode code, const std::string& what) const {
+    return core::makeError(code, "bus store: " + what + ": " + sqlite3_errmsg(db_));
+  }
+
+  mutable std::mutex mu_;
+  sqlite3* db_ = nullptr;
+  std::unordered_map<const char*, std::unique_ptr<Stmt>> stmts_;
+  std::string epoch_;
+  uint64_t bytes_ = 0;
+  uint64_t quota_ = 0;
+};
+
+}  // namespace
+
+core::Result<SqliteBusStore> openSqliteBusStore(const SqliteBusStoreOptions& options) {
+  auto store = std::make_shared<SqliteStore>();
+  if (auto r = store->open(options); !r) return r.error();
+  return SqliteBusStore{
+      std::shared_ptr<Outbox>(store, static_cast<Outbox*>(store.get())),
+      std::shared_ptr<CenterStore>(store, static_cast<CenterStore*>(store.get()))};
+}
+
+}  // namespace sharpeyes::bus

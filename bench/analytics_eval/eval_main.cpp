@@ -116,37 +116,47 @@ int main(int argc, char** argv) {
       "analytics_eval: synthetic scenes, 640x360 at 5 fps, scored against ground truth\n\n");
   std::printf("%-24s %-6s %5s %5s %5s %4s %8s  %s\n", "scenario", "kind", "truth", "rep", "match",
               "FP", "ms/frm", "what");
-  std::map<std::string, eval::RuleScore> total;
+  std::map<std::string, std::map<std::string, eval::RuleScore>> totals;  // group -> type
   int distractorEvents = 0, illuminationEvents = 0;
+  double msSum = 0;
+  int msN = 0;
   for (const eval::Scenario& s : eval::allScenarios()) {
     if (!only.empty() && s.name != only) continue;
     const eval::ScenarioResult r = eval::runScenario(s, snapshots);
     int truth = 0, rep = 0, match = 0;
     for (const auto& [type, score] : r.byType) {
-      total[type].add(score);
+      totals[s.group][type].add(score);
       truth += score.truth;
       rep += score.reported;
       match += score.matched;
     }
     if (s.distractor) distractorEvents += rep;
     if (s.name.rfind("illumination", 0) == 0) illuminationEvents += rep;
+    msSum += r.meanProcessMs;
+    ++msN;
     std::printf("%-24s %-6s %5d %5d %5d %4d %8.2f  %s\n", s.name.c_str(),
                 s.distractor ? "distr" : "true", truth, rep, match, r.falsePositives,
                 r.meanProcessMs, s.what.c_str());
   }
-  std::printf("\n%-10s %6s %6s %6s %9s %9s %12s %12s\n", "rule", "truth", "P", "R", "count",
-              "cnt.err", "lat.mean s", "lat.max s");
-  for (const auto& [type, s] : total) {
-    char count[32] = "-", err[32] = "-";
-    if (type == "tripwire") {
-      std::snprintf(count, sizeof count, "%ld/%ld", s.reportedCount, s.truthCount);
-      std::snprintf(err, sizeof err, "%.1f%%", 100 * s.countError());
+  for (const auto& [group, total] : totals) {
+    std::printf("\n[%s set]\n%-10s %6s %6s %6s %9s %9s %12s %12s\n", group.c_str(), "rule", "truth",
+                "P", "R", "count", "cnt.err", "lat.mean s", "lat.max s");
+    for (const auto& [type, s] : total) {
+      char count[32] = "-", err[32] = "-";
+      if (type == "tripwire") {
+        std::snprintf(count, sizeof count, "%ld/%ld", s.reportedCount, s.truthCount);
+        std::snprintf(err, sizeof err, "%.1f%%", 100 * s.countError());
+      }
+      std::printf("%-10s %6d %6.3f %6.3f %9s %9s %12.2f %12.2f\n", type.c_str(), s.truth,
+                  s.precision(), s.recall(), count, err, s.meanLatency(), s.maxLatency());
     }
-    std::printf("%-10s %6d %6.3f %6.3f %9s %9s %12.2f %12.2f\n", type.c_str(), s.truth,
-                s.precision(), s.recall(), count, err, s.meanLatency(), s.maxLatency());
   }
   std::printf("\nevents in distractor scenes: %d   events from illumination changes: %d\n",
               distractorEvents, illuminationEvents);
+  std::printf(
+      "mean analyzer wall time per frame over the scenes: %.2f ms (single thread, loaded "
+      "machine; see bench/analytics for CPU time)\n",
+      msN ? msSum / msN : 0.0);
 
   std::vector<std::string> footage = media;
   if (media.empty() && only.empty()) {

@@ -235,6 +235,21 @@ std::vector<Scenario> allScenarios() {
     s.config.rules.push_back(r);
     out.push_back(s);
   }
+  // The simulator's own busy street (3 people, 2 cars on random tracks, one person pausing),
+  // watched by a line and a fence: objects overlap and occlude each other here.
+  for (uint64_t seed : {101, 202, 303, 404}) {
+    auto s = base("busy_street_" + std::to_string(seed),
+                  "sim default scene: 3 people, 2 cars, random paths", 30, seed);
+    s.group = "occlusion";
+    s.scene = sim::defaultScene(seed, 30);
+    s.scene.loopSeconds = 40;  // no wrap-around inside the run
+    s.config.rules.push_back(tripwire("mid", {0.5f, 0.3f}, {0.5f, 1.0f}));
+    s.config.zones.push_back(rect("lot", 0.62f, 0.4f, 0.98f, 0.98f));
+    auto r = zoneRule("lot-fence", RuleType::kIntrusion, "lot");
+    r.minDwell = std::chrono::milliseconds(500);
+    s.config.rules.push_back(r);
+    out.push_back(s);
+  }
   {
     auto s = base("illumination_step", "lights dim to 60% at 8 s (distractor)", 16, 17);
     s.distractor = true;

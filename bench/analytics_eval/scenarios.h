@@ -18,6 +18,9 @@ struct Scenario {
   std::string name;
   std::string what;         // one line for the table
   bool distractor = false;  // no true event: anything reported is a false positive
+  // "core": the designed set the targets apply to; "occlusion": busy random scenes where objects
+  // overlap (reported separately: blob-based tracking merges overlapping objects).
+  std::string group = "core";
   sim::SceneSpec scene;
   double seconds = 20;
   double fps = 5;

@@ -169,8 +169,10 @@ void Camera::handleBus(Session* session, GstMessage* msg) {
       gchar* debug = nullptr;
       gst_message_parse_error(msg, &err, &debug);
       std::string reason = err && err->message ? err->message : "pipeline error";
-      spdlog::debug("ingest: camera {} {} error detail: {}", config_.id.str(),
-                    isMain ? "main" : "sub", debug ? debug : "");
+      if (reason != lastLogged_) {
+        spdlog::info("ingest: camera {} {} error detail: {}", config_.id.str(),
+                     isMain ? "main" : "sub", debug ? debug : "");
+      }
       if (err) g_error_free(err);
       g_free(debug);
       if (isMain) {

@@ -1,0 +1,385 @@
+// bench/ingest: what does recording N cameras cost us, next to ffmpeg doing the same?
+//
+// A child process serves N cameras over RTSP (gst-rtsp-server; every camera streams the same
+// pre-encoded clip: 1920x1080 25 fps H.264 ~4 Mbit/s with a 2 s GOP, plus a 640x360 sub stream;
+// no encoding while serving). Then, in the same run and on the same streams:
+//   1. sharpeyes IngestManager, recording only, for T seconds;
+//   2. N `ffmpeg -rtsp_transport tcp -i URL -c copy -f segment -segment_time 10` processes;
+//   3. sharpeyes again with the analytics feed (sub stream decoded to 640x360 BGR at 5 fps).
+// Printed: CPU seconds per stream-second (getrusage of this process / wait4 of each ffmpeg),
+// RSS per camera, segments written, gaps, and the ratio ours/ffmpeg.
+//
+// Usage: ingest_bench [--cameras N] [--seconds T] [--threads K] [--no-analytics] [--workdir D]
+#include <gst/gst.h>
+#include <gst/rtsp-server/rtsp-server.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "sharpeyes/ingest/ingest.h"
+
+namespace fs = std::filesystem;
+using namespace sharpeyes;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct Args {
+  int cameras = 8;
+  int seconds = 60;
+  int threads = 2;
+  bool analytics = true;
+  std::string workdir = "var/bench-ingest";
+};
+
+double cpuSeconds(const rusage& r) {
+  return static_cast<double>(r.ru_utime.tv_sec + r.ru_stime.tv_sec) +
+         static_cast<double>(r.ru_utime.tv_usec + r.ru_stime.tv_usec) / 1e6;
+}
+
+double selfCpu() {
+  rusage r{};
+  getrusage(RUSAGE_SELF, &r);
+  return cpuSeconds(r);
+}
+
+double rssMiB() {
+  FILE* f = std::fopen("/proc/self/status", "r");
+  if (!f) return 0;
+  char line[256];
+  double kb = 0;
+  while (std::fgets(line, sizeof line, f)) {
+    if (std::strncmp(line, "VmRSS:", 6) == 0) kb = std::atof(line + 6);
+  }
+  std::fclose(f);
+  return kb / 1024.0;
+}
+
+int countFiles(const fs::path& dir, const std::string& ext) {
+  int n = 0;
+  std::error_code ec;
+  if (!fs::exists(dir, ec)) return 0;
+  for (auto& e : fs::recursive_directory_iterator(dir, ec))
+    if (e.is_regular_file() && e.path().extension() == ext) ++n;
+  return n;
+}
+
+bool makeClip(const std::string& path, int w, int h, int kbps, int seconds) {
+  if (fs::exists(path) && fs::file_size(path) > 0) return true;
+  const std::string tmp = path + ".tmp";
+  // Sensor-noise-like content so the encoder really spends the bitrate; encoded once, cached.
+  const std::string cmd =
+      "gst-launch-1.0 -q videotestsrc pattern=snow num-buffers=" + std::to_string(seconds * 25) +
+      " ! video/x-raw,width=" + std::to_string(w) + ",height=" + std::to_string(h) +
+      ",framerate=25/1,format=I420 ! x264enc speed-preset=ultrafast bitrate=" +
+      std::to_string(kbps) +
+      " key-int-max=50 bframes=0 ! h264parse ! mp4mux ! filesink location=" + tmp +
+      " > /dev/null 2>&1";
+  if (std::system(cmd.c_str()) != 0) return false;
+  fs::rename(tmp, path);
+  return true;
+}
+
+// The RTSP server child: N cameras, /camK/main and /camK/sub, each a shared media reading the
+// cached clips (demux + payload only, paced by the clock like a camera, no start-up burst).
+[[noreturn]] void serve(int cameras, const std::string& mainClip, const std::string& subClip,
+                        int readyFd) {
+  gst_init(nullptr, nullptr);
+  GMainLoop* loop = g_main_loop_new(nullptr, FALSE);
+  GstRTSPServer* server = gst_rtsp_server_new();
+  gst_rtsp_server_set_address(server, "127.0.0.1");
+  gst_rtsp_server_set_service(server, "0");
+  // Serving 200 cameras from one loop is fine: the media run on their own streaming threads.
+  GstRTSPMountPoints* mounts = gst_rtsp_server_get_mount_points(server);
+  for (int i = 1; i <= cameras; ++i) {
+    for (const auto& [kind, clip] : {std::pair{"main", mainClip}, std::pair{"sub", subClip}}) {
+      GstRTSPMediaFactory* f = gst_rtsp_media_factory_new();
+      const std::string launch =
+          "( filesrc location=" + clip +
+          " ! qtdemux ! h264parse ! identity sync=true ! rtph264pay name=pay0 pt=96 "
+          "config-interval=-1 )";
+      gst_rtsp_media_factory_set_launch(f, launch.c_str());
+      gst_rtsp_media_factory_set_shared(f, TRUE);
+      const std::string path = "/cam" + std::to_string(i) + "/" + kind;
+      gst_rtsp_mount_points_add_factory(mounts, path.c_str(), f);
+    }
+  }
+  g_object_unref(mounts);
+  gst_rtsp_server_attach(server, nullptr);
+  const int port = gst_rtsp_server_get_bound_port(server);
+  if (write(readyFd, &port, sizeof port) != sizeof port) _exit(1);
+  close(readyFd);
+  g_main_loop_run(loop);
+  _exit(0);
+}
+
+class BenchListener : public ingest::Listener {
+ public:
+  void onStateChanged(const ingest::CameraStatus& s) override {
+    if (s.state != ingest::CameraState::kStreaming && s.state != ingest::CameraState::kConnecting &&
+        s.state != ingest::CameraState::kStopped) {
+      troubles.fetch_add(1);
+    }
+  }
+  void onSegmentClosed(const ingest::SegmentClosed& seg) override {
+    std::lock_guard lock(mutex);
+    segs[seg.camera.str()].push_back(seg);
+  }
+  void onFrame(const core::Frame&) override { frames.fetch_add(1); }
+
+  // Gaps between consecutive segments of a camera longer than one frame interval (40 ms).
+  int gaps() {
+    std::lock_guard lock(mutex);
+    int n = 0;
+    for (auto& [cam, v] : segs) {
+      for (size_t i = 1; i < v.size(); ++i) {
+        const auto gap = v[i].start - (v[i - 1].start + v[i - 1].mediaDuration);
+        if (std::chrono::abs(gap) > 40ms) ++n;
+      }
+    }
+    return n;
+  }
+  size_t segments() {
+    std::lock_guard lock(mutex);
+    size_t n = 0;
+    for (auto& [cam, v] : segs) n += v.size();
+    return n;
+  }
+  std::atomic<int> troubles{0};
+  std::atomic<uint64_t> frames{0};
+  std::mutex mutex;
+  std::map<std::string, std::vector<ingest::SegmentClosed>> segs;
+};
+
+struct Result {
+  double cpu = 0;
+  double rssPerCamMiB = 0;
+  size_t segments = 0;
+  int gaps = 0;
+  int troubles = 0;
+  uint64_t frames = 0;
+  double streamingAtEnd = 0;
+};
+
+Result runOurs(const Args& a, int port, bool analytics, const fs::path& out) {
+  fs::remove_all(out);
+  fs::create_directories(out);
+  BenchListener listener;
+  ingest::IngestOptions o;
+  o.threads = a.threads;
+  auto m = ingest::IngestManager::create(o, listener);
+  if (!m.ok()) {
+    std::fprintf(stderr, "%s\n", m.error().describe().c_str());
+    std::exit(1);
+  }
+  auto mgr = std::move(m).value();
+  const double rss0 = rssMiB();
+  const double cpu0 = selfCpu();
+  for (int i = 1; i <= a.cameras; ++i) {
+    ingest::CameraConfig c;
+    c.id = core::CameraId::parse("cam" + std::to_string(i)).value();
+    c.main.url = "rtsp://127.0.0.1:" + std::to_string(port) + "/cam" + std::to_string(i) + "/main";
+    c.recording.directory = out.string();
+    c.recording.segmentLength = 10s;
+    c.health.stallTimeout = 5s;
+    if (analytics) {
+      c.sub = ingest::StreamSource{"rtsp://127.0.0.1:" + std::to_string(port) + "/cam" +
+                                   std::to_string(i) + "/sub"};
+      c.analytics.enabled = true;
+      c.analytics.width = 640;
+      c.analytics.height = 360;
+      c.analytics.fps = 5;
+    }
+    if (auto r = mgr->addCamera(c); !r) std::fprintf(stderr, "%s\n", r.error().describe().c_str());
+  }
+  std::this_thread::sleep_for(std::chrono::seconds(a.seconds));  // the measured interval
+  Result r;
+  int streaming = 0;
+  for (const auto& s : mgr->status())
+    if (s.state == ingest::CameraState::kStreaming) ++streaming;
+  r.streamingAtEnd = streaming;
+  r.rssPerCamMiB = (rssMiB() - rss0) / a.cameras;
+  mgr->stop();
+  r.cpu = selfCpu() - cpu0;
+  r.segments = listener.segments();
+  r.gaps = listener.gaps();
+  r.troubles = listener.troubles.load();
+  r.frames = listener.frames.load();
+  return r;
+}
+
+Result runFfmpeg(const Args& a, int port, const fs::path& out) {
+  fs::remove_all(out);
+  std::vector<pid_t> pids;
+  for (int i = 1; i <= a.cameras; ++i) {
+    const fs::path dir = out / ("cam" + std::to_string(i));
+    fs::create_directories(dir);
+    const std::string url =
+        "rtsp://127.0.0.1:" + std::to_string(port) + "/cam" + std::to_string(i) + "/main";
+    const std::string pattern = (dir / "seg%05d.mp4").string();
+    const pid_t pid = fork();
+    if (pid == 0) {
+      execlp("ffmpeg", "ffmpeg", "-nostdin", "-loglevel", "error", "-rtsp_transport", "tcp", "-i",
+             url.c_str(), "-c", "copy", "-f", "segment", "-segment_time", "10",
+             "-segment_format_options", "movflags=frag_keyframe+empty_moov", "-reset_timestamps",
+             "1", pattern.c_str(), static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    pids.push_back(pid);
+  }
+  std::this_thread::sleep_for(std::chrono::seconds(a.seconds));
+  Result r;
+  double rssKb = 0;
+  for (pid_t p : pids) kill(p, SIGINT);  // ffmpeg finishes its open segment on SIGINT
+  for (pid_t p : pids) {
+    int status = 0;
+    rusage ru{};
+    wait4(p, &status, 0, &ru);
+    r.cpu += cpuSeconds(ru);
+    rssKb += static_cast<double>(ru.ru_maxrss);
+  }
+  r.rssPerCamMiB = rssKb / 1024.0 / a.cameras;
+  r.segments = static_cast<size_t>(countFiles(out, ".mp4"));
+  return r;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc == 6 && std::string(argv[1]) == "--serve-child") {
+    serve(std::atoi(argv[3]), argv[4], argv[5], std::atoi(argv[2]));
+  }
+  Args a;
+  bool serveOnly = false;  // debugging: just serve the cameras and print the port
+  for (int i = 1; i < argc; ++i) {
+    const std::string k = argv[i];
+    auto next = [&] { return i + 1 < argc ? std::string(argv[++i]) : std::string(); };
+    if (k == "--cameras")
+      a.cameras = std::atoi(next().c_str());
+    else if (k == "--seconds")
+      a.seconds = std::atoi(next().c_str());
+    else if (k == "--threads")
+      a.threads = std::atoi(next().c_str());
+    else if (k == "--no-analytics")
+      a.analytics = false;
+    else if (k == "--workdir")
+      a.workdir = next();
+    else if (k == "--serve-only")
+      serveOnly = true;
+    else {
+      std::fprintf(stderr,
+                   "usage: ingest_bench [--cameras N] [--seconds T] [--threads K] "
+                   "[--no-analytics] [--workdir D]\n");
+      return 2;
+    }
+  }
+  if (a.cameras < 1 || a.seconds < 5) {
+    std::fprintf(stderr, "ingest_bench: need --cameras >= 1 and --seconds >= 5\n");
+    return 2;
+  }
+  const fs::path work = fs::absolute(a.workdir);
+  fs::create_directories(work / "cache");
+  // Long enough that no phase sees the clip end (a finished clip would end the RTSP session).
+  const int clipSeconds = a.seconds + 30;
+  const std::string mainClip =
+      (work / "cache" / ("main-1080p-i420-" + std::to_string(clipSeconds) + "s.mp4")).string();
+  const std::string subClip =
+      (work / "cache" / ("sub-360p-i420-" + std::to_string(clipSeconds) + "s.mp4")).string();
+  std::printf("preparing clips (cached in %s)...\n", (work / "cache").c_str());
+  std::fflush(stdout);
+  if (!makeClip(mainClip, 1920, 1080, 4000, clipSeconds) ||
+      !makeClip(subClip, 640, 360, 512, clipSeconds)) {
+    std::fprintf(stderr, "ingest_bench: could not encode the clips (gst-launch-1.0, x264enc)\n");
+    return 1;
+  }
+
+  const auto startServer = [&](pid_t& pid) {
+    int fds[2];
+    if (pipe(fds) != 0) std::exit(1);
+    pid = fork();
+    if (pid == 0) {
+      // exec, not just fork: this process already runs GStreamer threads, and GLib in a forked
+      // copy of a threaded process is not safe.
+      close(fds[0]);
+      const std::string fd = std::to_string(fds[1]), n = std::to_string(a.cameras);
+      execl("/proc/self/exe", "ingest_bench", "--serve-child", fd.c_str(), n.c_str(),
+            mainClip.c_str(), subClip.c_str(), static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    close(fds[1]);
+    int port = 0;
+    if (read(fds[0], &port, sizeof port) != sizeof port) std::exit(1);
+    close(fds[0]);
+    return port;
+  };
+  const auto stopServer = [](pid_t pid) {
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+  };
+
+  if (serveOnly) {
+    pid_t pid = 0;
+    std::printf("serving %d cameras on rtsp://127.0.0.1:%d/camK/{main,sub}\n", a.cameras,
+                startServer(pid));
+    std::fflush(stdout);
+    waitpid(pid, nullptr, 0);
+    return 0;
+  }
+  const double streamSeconds = static_cast<double>(a.cameras) * a.seconds;
+  std::printf("%d cameras x %d s, %d ingest threads, %ld cores\n", a.cameras, a.seconds, a.threads,
+              sysconf(_SC_NPROCESSORS_ONLN));
+  std::fflush(stdout);
+
+  // A fresh server per phase: every phase starts at the clip's beginning.
+  pid_t server = 0;
+  int port = startServer(server);
+  const Result ours = runOurs(a, port, false, work / "ours");
+  stopServer(server);
+  port = startServer(server);
+  const Result ff = runFfmpeg(a, port, work / "ffmpeg");
+  stopServer(server);
+  Result withAnalytics;
+  if (a.analytics) {
+    port = startServer(server);
+    withAnalytics = runOurs(a, port, true, work / "ours-analytics");
+    stopServer(server);
+  }
+
+  std::printf("\n%-28s %14s %12s %9s %6s %9s\n", "", "cpu s/stream-s", "RSS MiB/cam", "segments",
+              "gaps", "streaming");
+  std::printf("%-28s %14.5f %12.2f %9zu %6d %6.0f/%d\n", "sharpeyes (recording)",
+              ours.cpu / streamSeconds, ours.rssPerCamMiB, ours.segments, ours.gaps,
+              ours.streamingAtEnd, a.cameras);
+  std::printf("%-28s %14.5f %12.2f %9zu %6s\n", "ffmpeg -c copy -f segment", ff.cpu / streamSeconds,
+              ff.rssPerCamMiB, ff.segments, "-");
+  std::printf("ratio sharpeyes/ffmpeg (cpu): %.3f\n", ff.cpu > 0 ? ours.cpu / ff.cpu : 0.0);
+  if (a.analytics) {
+    std::printf("%-28s %14.5f %12.2f %9zu %6d %6.0f/%d\n", "sharpeyes (rec + analytics)",
+                withAnalytics.cpu / streamSeconds, withAnalytics.rssPerCamMiB,
+                withAnalytics.segments, withAnalytics.gaps, withAnalytics.streamingAtEnd,
+                a.cameras);
+    std::printf(
+        "analytics feed cost per camera: %.5f cpu s/stream-s (%.1f%% of a core), "
+        "%.1f frames/s/camera handed\n",
+        (withAnalytics.cpu - ours.cpu) / streamSeconds,
+        100.0 * (withAnalytics.cpu - ours.cpu) / streamSeconds,
+        static_cast<double>(withAnalytics.frames) / streamSeconds);
+  }
+  std::printf(
+      "state troubles (stalled/reconnecting/offline transitions): ours %d%s\n", ours.troubles,
+      a.analytics ? (", with analytics " + std::to_string(withAnalytics.troubles)).c_str() : "");
+  return 0;
+}

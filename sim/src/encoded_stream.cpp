@@ -27,7 +27,7 @@ namespace {
 
 constexpr char kMagic[8] = {'S', 'E', 'A', 'U', '0', '0', '0', '1'};
 // Bump when the renderer or the encoder settings change, so stale caches are not reused.
-constexpr int kCacheVersion = 1;
+constexpr int kCacheVersion = 2;
 
 std::string fmt(double v) {
   char buf[64];
@@ -300,7 +300,6 @@ core::Result<std::vector<std::shared_ptr<const EncodedStream>>> encodeScene(
     const SceneSpec& spec, const std::vector<StreamProfile>& profiles) {
   if (profiles.empty()) return std::vector<std::shared_ptr<const EncodedStream>>{};
   const int fps = profiles.front().fps;
-  size_t largest = 0;
   for (size_t i = 0; i < profiles.size(); ++i) {
     const auto& p = profiles[i];
     if (p.fps != fps || p.gopFrames <= 0 || p.width % 2 || p.height % 2 || p.width <= 0 ||
@@ -308,12 +307,11 @@ core::Result<std::vector<std::shared_ptr<const EncodedStream>>> encodeScene(
       return core::makeError(core::ErrorCode::kInvalidArgument,
                              "stream profiles need one fps, even sizes and a GOP");
     }
-    if (p.width * p.height > profiles[largest].width * profiles[largest].height) largest = i;
   }
   // Whole GOPs for every profile.
-  int64_t frames = std::llround(spec.loopSeconds * fps);
+  const int64_t frameCount = std::llround(spec.loopSeconds * fps);
   for (const auto& p : profiles) {
-    if (frames % p.gopFrames != 0 || frames == 0) {
+    if (frameCount % p.gopFrames != 0 || frameCount == 0) {
       return core::makeError(
           core::ErrorCode::kInvalidArgument,
           "loop of " + fmt(spec.loopSeconds) + " s is not a whole number of GOPs");
@@ -332,19 +330,16 @@ core::Result<std::vector<std::shared_ptr<const EncodedStream>>> encodeScene(
     auto started = encoders.back()->start();
     if (!started) return started.error();
   }
+  // Each profile is rendered at its own size (not scaled from the main one), so a decoded
+  // frame of any stream compares directly with SceneRenderer::render at that size.
   SceneRenderer renderer(spec);
-  const auto& big = profiles[largest];
-  cv::Mat frame(big.height, big.width, CV_8UC3), scaled, i420;
-  for (int64_t i = 0; i < frames; ++i) {
-    renderer.render(i, fps, big.width, big.height, frame.data);
+  std::vector<cv::Mat> frames;
+  for (const auto& p : profiles) frames.emplace_back(p.height, p.width, CV_8UC3);
+  cv::Mat i420;
+  for (int64_t i = 0; i < frameCount; ++i) {
     for (size_t k = 0; k < profiles.size(); ++k) {
-      const cv::Mat* src = &frame;
-      if (k != largest) {
-        cv::resize(frame, scaled, cv::Size(profiles[k].width, profiles[k].height), 0, 0,
-                   cv::INTER_AREA);
-        src = &scaled;
-      }
-      cv::cvtColor(*src, i420, cv::COLOR_BGR2YUV_I420);
+      renderer.render(i, fps, profiles[k].width, profiles[k].height, frames[k].data);
+      cv::cvtColor(frames[k], i420, cv::COLOR_BGR2YUV_I420);
       if (!encoders[k]->push(i420, i, fps)) {
         return core::makeError(core::ErrorCode::kInternal, "encoder refused a frame");
       }

@@ -35,7 +35,7 @@ std::string fileCacheKey(const std::string& path, const StreamProfile& profile);
 core::Result<std::shared_ptr<const EncodedStream>> loadStream(const std::string& path);
 core::Result<void> saveStream(const EncodedStream& stream, const std::string& path);
 
-// Renders the scene once per frame (at the largest profile) and encodes every profile from it.
+// Renders every frame of the loop at each profile's size and encodes it (x264enc).
 // Blocking; called from SimServer::start.
 core::Result<std::vector<std::shared_ptr<const EncodedStream>>> encodeScene(
     const SceneSpec& spec, const std::vector<StreamProfile>& profiles);

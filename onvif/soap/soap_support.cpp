@@ -75,16 +75,54 @@ SoapPtr newContext(const Limits& limits, int ioMode) {
   SoapPtr soap(soap_new1(SOAP_C_UTFSTRING | ioMode));
   applyLimits(soap.get(), limits);
   soap_register_plugin(soap.get(), soap_wsa);
-  // TLS: used only when the URL is https. Most cameras carry self-signed certificates; verifying
-  // them is opt-in (Limits::verifyTls, system CA store).
-  if (limits.verifyTls) {
-    soap_ssl_client_context(soap.get(), SOAP_SSL_DEFAULT, nullptr, nullptr, nullptr,
-                            "/etc/ssl/certs", nullptr);
-  } else {
-    soap_ssl_client_context(soap.get(), SOAP_SSL_NO_AUTHENTICATION, nullptr, nullptr, nullptr,
-                            nullptr, nullptr);
-  }
   return soap;
+}
+
+namespace {
+size_t guardedRecv(struct soap* soap, char* buf, size_t len) {
+  auto* g = static_cast<CallGuard*>(soap->user);
+  const auto now = std::chrono::steady_clock::now();
+  if (now >= g->deadline) {
+    g->deadlineHit = true;
+    return 0;  // gSOAP sees end of input
+  }
+  // This receive may not wait past the deadline either.
+  const auto left = std::chrono::duration_cast<std::chrono::microseconds>(g->deadline - now);
+  const int leftTimeout = -static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(left.count(), INT32_MAX)));
+  soap->recv_timeout = g->ioTimeout == 0 ? leftTimeout : std::max(g->ioTimeout, leftTimeout);
+  const size_t n = g->recv(soap, buf, len);
+  g->received += n;
+  if (g->maxBytes != 0 && g->received > g->maxBytes) {
+    g->tooLarge = true;
+    return 0;
+  }
+  return n;
+}
+}  // namespace
+
+void armGuard(struct soap* soap, CallGuard& guard, const Limits& limits) {
+  guard.deadline = std::chrono::steady_clock::now() + limits.connectTimeout + limits.transferTimeout;
+  guard.maxBytes = limits.maxMessageBytes;
+  guard.received = 0;
+  guard.deadlineHit = false;
+  guard.tooLarge = false;
+  guard.ioTimeout = toSoapTimeout(limits.ioTimeout);
+  if (soap->frecv != guardedRecv) {
+    guard.recv = soap->frecv;
+    soap->frecv = guardedRecv;
+  }
+  soap->user = &guard;
+}
+
+void enableTls(struct soap* soap, const Limits& limits) {
+  // Most cameras carry self-signed certificates; verifying them is opt-in (system CA store).
+  if (limits.verifyTls) {
+    soap_ssl_client_context(soap, SOAP_SSL_DEFAULT, nullptr, nullptr, nullptr, "/etc/ssl/certs",
+                            nullptr);
+  } else {
+    soap_ssl_client_context(soap, SOAP_SSL_NO_AUTHENTICATION, nullptr, nullptr, nullptr, nullptr,
+                            nullptr);
+  }
 }
 
 core::Error errorFrom(struct soap* soap, std::string_view what) {

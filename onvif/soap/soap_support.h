@@ -38,10 +38,26 @@ struct SoapDeleter {
 };
 using SoapPtr = std::unique_ptr<struct soap, SoapDeleter>;
 
-// A fresh context with the limits applied, the WS-Addressing plugin registered and (when built
-// with OpenSSL) a TLS client context. Never null.
+// A fresh context with the limits applied and the WS-Addressing plugin registered. Never null.
 SoapPtr newContext(const Limits& limits, int ioMode = 0);
+// Sets up TLS for an https endpoint (costly: only call it when the URL is https).
+void enableTls(struct soap* soap, const Limits& limits);
 void applyLimits(struct soap* soap, const Limits& limits);
+
+// Bounds one client call beyond what gSOAP's own timeouts do: a total deadline (gSOAP's
+// per-operation timeouts let a peer trickle one byte per interval forever) and a byte budget
+// for the response, counted at the socket. Installed through soap->user and the frecv hook.
+struct CallGuard {
+  std::chrono::steady_clock::time_point deadline;
+  uint64_t maxBytes = 0;
+  uint64_t received = 0;
+  bool deadlineHit = false;
+  bool tooLarge = false;
+  int ioTimeout = 0;  // gSOAP units
+  size_t (*recv)(struct soap*, char*, size_t) = nullptr;
+};
+// Arms `guard` on `soap` for a call starting now; `guard` must outlive the call.
+void armGuard(struct soap* soap, CallGuard& guard, const Limits& limits);
 
 // Maps a failed call to an Error. PermissionDenied for HTTP 401/403, wsse faults and
 // ter:NotAuthorized; Timeout; Unavailable (connect); ResourceExhausted (size/depth/occurs

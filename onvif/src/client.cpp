@@ -90,6 +90,7 @@ Result<ss::SoapPtr> runCall(const Credentials& creds, const CallOptions& opts, b
                             core::Duration clockOffset, bool authenticate, std::string_view op,
                             const std::string& url, const std::function<int(struct soap*)>& call) {
   ss::SoapPtr soap = ss::newContext(limitsFrom(opts));
+  if (url.starts_with("https://")) ss::enableTls(soap.get(), limitsFrom(opts));
   const bool withCreds = authenticate && !creds.empty();
   auto addToken = [&] {
     soap->header = nullptr;
@@ -101,6 +102,8 @@ Result<ss::SoapPtr> runCall(const Credentials& creds, const CallOptions& opts, b
   http_da_info info{};
   bool infoSaved = false;
   if (withCreds) soap_register_plugin(soap.get(), http_da);
+  ss::CallGuard guard;
+  ss::armGuard(soap.get(), guard, limitsFrom(opts));
   addToken();
   int rc = call(soap.get());
   if (rc == 401 && withCreds && soap->authrealm != nullptr) {
@@ -110,12 +113,21 @@ Result<ss::SoapPtr> runCall(const Credentials& creds, const CallOptions& opts, b
     infoSaved = true;
     httpDigest = true;
     addToken();
+    ss::armGuard(soap.get(), guard, limitsFrom(opts));
     rc = call(soap.get());
   }
   if (infoSaved) http_da_release(soap.get(), &info);
+  soap->user = nullptr;
+  const std::string what = std::string(op) + " " + core::redactUrl(url);
   if (rc != SOAP_OK) {
-    core::Error e = ss::errorFrom(soap.get(), std::string(op) + " " + core::redactUrl(url));
-    return e;
+    if (guard.tooLarge) {
+      return makeError(ErrorCode::kResourceExhausted,
+                       what + ": response larger than " + std::to_string(guard.maxBytes) + " bytes");
+    }
+    if (guard.deadlineHit) {
+      return makeError(ErrorCode::kTimeout, what + ": response not complete within the deadline");
+    }
+    return ss::errorFrom(soap.get(), what);
   }
   return soap;
 }

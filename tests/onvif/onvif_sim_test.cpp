@@ -440,6 +440,28 @@ TEST_F(OnvifSimTest, ServerEnforcesWsSecurityOnTheWire) {
   EXPECT_GE(st.staleRejected, 2u);
 }
 
+TEST_F(OnvifSimTest, ServerRefusesDeeplyNestedRequest) {
+  // tt:Transport nests through Tunnel: a recursive type, so depth is what bounds the parser's
+  // recursion. The device (maxlevel 32) must refuse, and keep serving.
+  std::string open, close;
+  for (int i = 0; i < 2000; ++i) {  // ~100 KB: inside the size limit, far beyond the depth limit
+    open += "<tt:Tunnel><tt:Protocol>RTSP</tt:Protocol>";
+    close += "</tt:Tunnel>";
+  }
+  const std::string body =
+      "<?xml version=\"1.0\"?><s:Envelope xmlns:s=\"http://www.w3.org/2003/05/soap-envelope\" "
+      "xmlns:tt=\"http://www.onvif.org/ver10/schema\" "
+      "xmlns:trt=\"http://www.onvif.org/ver10/media/wsdl\"><s:Body><trt:GetStreamUri>"
+      "<trt:StreamSetup><tt:Stream>RTP-Unicast</tt:Stream><tt:Transport><tt:Protocol>RTSP"
+      "</tt:Protocol>" + open + close + "</tt:Transport></trt:StreamSetup>"
+      "<trt:ProfileToken>main</trt:ProfileToken></trt:GetStreamUri></s:Body></s:Envelope>";
+  const std::string answer = post(device_->httpPort(), "/onvif/cam01/media", body);
+  EXPECT_EQ(answer.find(" 200 "), std::string::npos) << answer.substr(0, 300);
+  DeviceClient c(device_->deviceUrl(0), creds(), fast());
+  ASSERT_TRUE(c.syncClock().ok());
+  EXPECT_TRUE(c.deviceInformation().ok());
+}
+
 TEST_F(OnvifSimTest, SnapshotIsAJpeg) {
   const std::string path = "/onvif/cam01/snapshot.jpg";
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);

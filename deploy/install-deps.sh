@@ -8,7 +8,7 @@ PKGS=(
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstrtspserver-1.0-dev
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-tools
-  libopencv-dev opencv-data
+  libopencv-dev opencv-data opencv-doc motion
   libavformat-dev libavcodec-dev libavutil-dev libswscale-dev ffmpeg
   gsoap libgsoap-dev
   libboost-dev libboost-system-dev
@@ -17,6 +17,7 @@ PKGS=(
   libyaml-cpp-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev libssl-dev
   libgtest-dev libgmock-dev
   vlc-bin vlc-plugin-base procps psmisc iproute2 curl
+  chromium wrk
 )
 
 missing=()

@@ -7,7 +7,8 @@ namespace {
 constexpr double kFlatContrast = 7.0;   // grey-level std dev of a covered lens
 constexpr double kDefocusRatio = 0.45;  // sharpness below this fraction of the reference
 constexpr double kMovedNcc = 0.45;      // correlation with the reference below this
-constexpr int kWarmupFrames = 5;
+constexpr int kWarmupFrames = 5;        // full evaluations, ~2 s
+constexpr auto kFullEvery = std::chrono::milliseconds(400);
 constexpr auto kRefreshEvery = std::chrono::seconds(30);  // follow slow daylight changes
 
 void hold(std::optional<core::WallTime>& since, bool condition, core::WallTime now) {
@@ -19,7 +20,19 @@ void hold(std::optional<core::WallTime>& since, bool condition, core::WallTime n
 }
 }  // namespace
 
+// Normalised cross-correlation of two equal-size grey images (gain and offset invariant).
+double TamperDetector::correlation(const cv::Mat& a, const cv::Mat& b) {
+  if (a.size() != b.size()) return 0;
+  cv::Scalar ma, sa, mb, sb;
+  cv::meanStdDev(a, ma, sa);
+  cv::meanStdDev(b, mb, sb);
+  if (sa[0] < 1e-3 || sb[0] < 1e-3) return 0;
+  const double n = double(a.total());
+  return (a.dot(b) / n - ma[0] * mb[0]) / (sa[0] * sb[0]);
+}
+
 void TamperDetector::reset() {
+  haveFull_ = false;
   status_ = {};
   previous_.release();
   reference_.release();
@@ -33,6 +46,16 @@ void TamperDetector::rebase() {
 }
 
 const TamperStatus& TamperDetector::observe(const cv::Mat& gray, core::WallTime now) {
+  // Frozen needs every frame (and is cheap); the rest changes slowly and is evaluated a few times
+  // a second, which adds at most kFullEvery to the time to detect.
+  const bool identical = !previous_.empty() && previous_.size() == gray.size() &&
+                         (cv::absdiff(gray, previous_, diff_), cv::countNonZero(diff_) == 0);
+  gray.copyTo(previous_);
+  hold(status_.frozen, identical, now);
+  if (haveFull_ && now >= lastFull_ && now - lastFull_ < kFullEvery) return status_;
+  haveFull_ = true;
+  lastFull_ = now;
+
   cv::Scalar mean, stddev;
   cv::meanStdDev(gray, mean, stddev);
   status_.contrast = stddev[0];
@@ -40,11 +63,6 @@ const TamperStatus& TamperDetector::observe(const cv::Mat& gray, core::WallTime 
   cv::Laplacian(gray, lap_, CV_16S, 1);
   const double edge = cv::mean(cv::abs(lap_))[0];
   status_.sharpness = edge / (status_.contrast + 1.0);
-
-  const bool identical = !previous_.empty() && previous_.size() == gray.size() &&
-                         (cv::absdiff(gray, previous_, diff_), cv::countNonZero(diff_) == 0);
-  gray.copyTo(previous_);
-  hold(status_.frozen, identical, now);
 
   const bool flat = status_.contrast < kFlatContrast;
   hold(status_.covered, flat, now);
@@ -62,9 +80,7 @@ const TamperStatus& TamperDetector::observe(const cv::Mat& gray, core::WallTime 
     return status_;
   }
 
-  cv::Mat score;
-  cv::matchTemplate(blurred_, reference_, score, cv::TM_CCOEFF_NORMED);
-  status_.ncc = flat ? 0 : score.at<float>(0, 0);
+  status_.ncc = flat ? 0 : correlation(blurred_, reference_);
   hold(status_.moved, !flat && status_.ncc < kMovedNcc, now);
   hold(status_.defocus, !flat && status_.sharpness < kDefocusRatio * refSharpness_, now);
 

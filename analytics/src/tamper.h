@@ -35,6 +35,9 @@ class TamperDetector {
   int warmup_ = 0;
   core::WallTime lastRefresh_{};
   bool rebaseRequested_ = false;
+  bool haveFull_ = false;
+  core::WallTime lastFull_{};
+  static double correlation(const cv::Mat& a, const cv::Mat& b);
 };
 
 }  // namespace sharpeyes::analytics::detail

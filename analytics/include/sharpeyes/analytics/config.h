@@ -33,7 +33,7 @@ struct MotionConfig {
   int morphology = 1;             // opening/closing radius in analysis pixels; 0 = none
   double minArea = 0.0012;        // smallest object, as a fraction of the frame area
   double sensitivity = 0.5;       // 0..1; higher = smaller intensity changes count as motion
-  int analysisWidth = 192;        // frames are scaled to this width before analysis
+  int analysisWidth = 160;        // frames are scaled down by an integer factor to about this width
   double historySeconds = 30;     // background memory; a still object fades in ~half of it
   // Foreground covering more than this fraction of the frame (or a mean brightness jump of more
   // than `globalBrightnessJump`) is a global change (light switched, iris, camera moved): the

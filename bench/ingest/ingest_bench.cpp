@@ -147,7 +147,11 @@ class BenchListener : public ingest::Listener {
     for (auto& [cam, v] : segs) {
       for (size_t i = 1; i < v.size(); ++i) {
         const auto gap = v[i].start - (v[i - 1].start + v[i - 1].mediaDuration);
-        if (std::chrono::abs(gap) > 40ms) ++n;
+        if (std::chrono::abs(gap) > 40ms) {
+          ++n;
+          std::fprintf(stderr, "gap %s segment %zu: %.3f s\n", cam.c_str(), i,
+                       std::chrono::duration<double>(gap).count());
+        }
       }
     }
     return n;

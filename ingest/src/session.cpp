@@ -272,7 +272,12 @@ core::Result<void> Session::buildChain(const std::string& encoding, GstPad* srcP
   if (record) {
     recorder = make("splitmuxsink", "recorder");
     GstElement* mux = make("mp4mux");
-    if (!recorder || !mux) {
+    // Unbuffered: each fragment reaches the kernel as mp4mux writes it, so a kill -9 loses at
+    // most the open fragment, not also whatever filesink had buffered.
+    GstElement* file = make("filesink");
+    if (file) g_object_set(file, "buffer-mode", 2, "async", FALSE, nullptr);
+    if (!recorder || !mux || !file) {
+      if (file) gst_object_unref(file);
       for (GstElement* e : all) gst_object_unref(e);
       if (recorder) gst_object_unref(recorder);
       if (mux) gst_object_unref(mux);
@@ -285,7 +290,7 @@ core::Result<void> Session::buildChain(const std::string& encoding, GstPad* srcP
     const auto segNs = std::chrono::duration_cast<std::chrono::nanoseconds>(
                            spec_.recording.segmentLength + kSegmentSlack)
                            .count();
-    g_object_set(recorder, "muxer", mux, "max-size-time", static_cast<guint64>(segNs),
+    g_object_set(recorder, "muxer", mux, "sink", file, "max-size-time", static_cast<guint64>(segNs),
                  "max-size-bytes", static_cast<guint64>(0), "async-finalize", FALSE, nullptr);
     g_signal_connect(recorder, "format-location-full", G_CALLBACK(formatLocation), this);
     all.push_back(recorder);
@@ -391,6 +396,26 @@ GstPadProbeReturn Session::onParsedData(GstPad* pad, GstPadProbeInfo* info) {
   GstBuffer* buf = GST_PAD_PROBE_INFO_BUFFER(info);
   if (!buf) return GST_PAD_PROBE_OK;
   lastBufferNs_.store(monoNowNs(), std::memory_order_relaxed);
+  if (!GST_BUFFER_PTS_IS_VALID(buf)) {
+    // Depayloaded access units occasionally come without a PTS (seen with large FU-A frames);
+    // mp4mux rejects those with an error. Take the DTS, else the previous PTS plus one frame;
+    // before any timestamp is known, drop (the recorder starts at a keyframe anyway).
+    GstClockTime pts = GST_BUFFER_DTS(buf);
+    if (!GST_CLOCK_TIME_IS_VALID(pts)) {
+      if (!GST_CLOCK_TIME_IS_VALID(lastPts_)) return GST_PAD_PROBE_DROP;
+      pts = lastPts_ + (lastFrameDur_ > 0 ? lastFrameDur_ : GST_SECOND / 25);
+    }
+    buf = gst_buffer_make_writable(buf);
+    GST_BUFFER_PTS(buf) = pts;
+    GST_PAD_PROBE_INFO_DATA(info) = buf;
+  }
+  {
+    const GstClockTime pts = GST_BUFFER_PTS(buf);
+    if (GST_CLOCK_TIME_IS_VALID(lastPts_) && pts > lastPts_ && pts - lastPts_ < GST_SECOND) {
+      lastFrameDur_ = pts - lastPts_;
+    }
+    lastPts_ = pts;
+  }
   gotData_.store(true, std::memory_order_relaxed);
   if (spec_.kind == SessionSpec::Kind::kMain) {
     const auto size = gst_buffer_get_size(buf);
@@ -403,6 +428,13 @@ GstPadProbeReturn Session::onParsedData(GstPad* pad, GstPadProbeInfo* info) {
       std::lock_guard lock(mutex_);
       if (haveSegment_) {
         const guint64 rt = gst_segment_to_running_time(&segment_, GST_FORMAT_TIME, ts);
+        if (GST_CLOCK_TIME_IS_VALID(rt) &&
+            !GST_BUFFER_FLAG_IS_SET(buf, GST_BUFFER_FLAG_DELTA_UNIT)) {
+          // Receipt time of each keyframe: a segment's start is the receipt of its first frame,
+          // while splitmuxsink opens the file only once that GOP is complete.
+          keyframeReceipts_.emplace_back(rt, core::processClock().now());
+          if (keyframeReceipts_.size() > 32) keyframeReceipts_.pop_front();
+        }
         if (GST_CLOCK_TIME_IS_VALID(rt)) {
           prevRt_ = lastRt_;
           lastRt_ = rt;
@@ -494,14 +526,23 @@ gchar* Session::onFormatLocation(GstSample* firstSample) {
     }
   }
   std::lock_guard lock(mutex_);
+  core::WallTime receipt = now;
+  for (const auto& [krt, wall] : keyframeReceipts_)
+    if (krt == rt) receipt = wall;
   // Segment starts follow media time from one anchor, so consecutive segments of a session are
   // contiguous in the index; a drift of over a second from the receipt clock re-anchors.
-  core::WallTime start = now;
+  core::WallTime start = receipt;
   if (anchor_ && rt >= anchor_->second) {
     start = anchor_->first + core::Duration(static_cast<int64_t>(rt - anchor_->second));
-    if (std::chrono::abs(start - now) > std::chrono::seconds(1)) start = now;
+    if (std::chrono::abs(start - receipt) > std::chrono::seconds(1)) {
+      spdlog::info("ingest: camera {}: media time drifted {} ms from receipt time; re-anchored",
+                   spec_.camera.str(),
+                   std::chrono::duration_cast<std::chrono::milliseconds>(start - receipt).count());
+      start = receipt;
+      anchor_.reset();
+    }
   }
-  if (!anchor_ || start == now) anchor_ = std::make_pair(start, rt);
+  if (!anchor_) anchor_ = std::make_pair(start, rt);
 
   namespace fs = std::filesystem;
   const std::string cam = spec_.camera.str();

@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -128,7 +129,11 @@ class Session : public std::enable_shared_from_this<Session> {
   uint64_t prevRt_ = 0;
   uint64_t lastEndRt_ = 0;
   std::map<std::string, Fragment> fragments_;
-  std::optional<std::pair<core::WallTime, uint64_t>> anchor_;  // wall time <-> running time
+  std::optional<std::pair<core::WallTime, uint64_t>> anchor_;         // wall time <-> running time
+  std::deque<std::pair<uint64_t, core::WallTime>> keyframeReceipts_;  // running time, receipt
+  // PTS repair (parser src probe; one streaming thread).
+  GstClockTime lastPts_ = GST_CLOCK_TIME_NONE;
+  GstClockTime lastFrameDur_ = 0;
 };
 
 template <typename OnClosed>

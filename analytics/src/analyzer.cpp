@@ -352,7 +352,7 @@ struct CameraAnalyzer::Impl {
     lastTime = now;
     haveTime = true;
 
-    const detail::TamperStatus& ts = tamper.observe(gray, now);
+    const detail::TamperStatus& ts = tamper.observe(gray, now, motion.foreground());
     std::vector<core::BoundingBox> measurements;
     if (!ts.covered && !ts.frozen) {
       // Colour lets the shadow test tell a shadow (darker, same hue) from a dark object.

@@ -28,7 +28,7 @@ void MotionDetector::reset(cv::Size size) {
   size_ = size;
   bg_ = make();
   framesSinceReset_ = 0;
-  brightness_ = -1;
+  cellAverage_.release();
   ignoreMask_ = cv::Mat(size, CV_8U, cv::Scalar(255));
   for (const Polygon& poly : config_.ignore) {
     std::vector<cv::Point> pts;
@@ -46,8 +46,8 @@ void MotionDetector::reset(cv::Size size) {
 
 void MotionDetector::relearn(const cv::Mat& input, const cv::Mat& gray) {
   bg_->apply(input, fg_, 1.0);
+  fg_.setTo(0);  // nothing is known to move in a freshly learnt scene
   gray.convertTo(average_, CV_32F);
-  brightness_ = cv::mean(gray)[0];
   framesSinceReset_ = 1;
 }
 
@@ -83,15 +83,28 @@ MotionResult MotionDetector::apply(const cv::Mat& input, const cv::Mat& gray, do
   MotionResult out;
   if (input.size() != size_ || !bg_) reset(input.size());
 
-  const double mean = cv::mean(gray, ignoreMask_)[0];
-  const bool jump =
-      brightness_ > 0 && std::abs(mean - brightness_) > config_.globalBrightnessJump * brightness_;
+  // A global light change moves the brightness of most of the picture the same way; a big bright
+  // lorry changes only its part. Compare a 4x4 grid of cell means with their running average.
+  cv::resize(gray, cells_, cv::Size(4, 4), 0, 0, cv::INTER_AREA);
+  cells_.convertTo(cellsF_, CV_32F);
+  bool jump = false;
+  if (!cellAverage_.empty()) {
+    int up = 0, down = 0;
+    for (int i = 0; i < 16; ++i) {
+      const float now = cellsF_.at<float>(i / 4, i % 4), avg = cellAverage_.at<float>(i / 4, i % 4);
+      const float limit = float(config_.globalBrightnessJump) * std::max(avg, 8.0f);
+      up += now - avg > limit;
+      down += avg - now > limit;
+    }
+    jump = up >= 12 || down >= 12;
+  }
   if (framesSinceReset_ == 0 || jump) {
     relearn(input, gray);
+    cellsF_.copyTo(cellAverage_);
     out.globalChange = jump;
     return out;
   }
-  brightness_ = 0.8 * brightness_ + 0.2 * mean;
+  cv::accumulateWeighted(cellsF_, cellAverage_, 0.2);
 
   ++framesSinceReset_;
   // Learn fast for the first few frames after a reset, then at the configured memory.

@@ -25,6 +25,8 @@ class MotionDetector {
   MotionResult apply(const cv::Mat& input, const cv::Mat& gray, double dtSeconds);
   // Relearn from this frame on, reporting nothing for it.
   void relearn(const cv::Mat& input, const cv::Mat& gray);
+  // Foreground of the latest frame (255 = moving), analysis size; empty before the first.
+  const cv::Mat& foreground() const { return fg_; }
 
  private:
   cv::Ptr<cv::BackgroundSubtractor> make() const;
@@ -39,7 +41,7 @@ class MotionDetector {
   // light" (shadows, highlights, a cloud's trailing edge): the subtractor alone flags those.
   cv::Mat average_, grayF_;
   bool lightingChangeOnly(const cv::Mat& gray, const cv::Rect& r) const;
-  double brightness_ = -1;
+  cv::Mat cells_, cellsF_, cellAverage_;  // 4x4 grid of mean brightness
   int framesSinceReset_ = 0;
 };
 

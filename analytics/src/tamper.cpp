@@ -20,15 +20,19 @@ void hold(std::optional<core::WallTime>& since, bool condition, core::WallTime n
 }
 }  // namespace
 
-// Normalised cross-correlation of two equal-size grey images (gain and offset invariant).
-double TamperDetector::correlation(const cv::Mat& a, const cv::Mat& b) {
+// Normalised cross-correlation of two equal-size grey images (gain and offset invariant) over
+// the pixels where `mask` is set (all when it is empty).
+double TamperDetector::correlation(const cv::Mat& a, const cv::Mat& b, const cv::Mat& mask) {
   if (a.size() != b.size()) return 0;
   cv::Scalar ma, sa, mb, sb;
-  cv::meanStdDev(a, ma, sa);
-  cv::meanStdDev(b, mb, sb);
+  cv::meanStdDev(a, ma, sa, mask);
+  cv::meanStdDev(b, mb, sb, mask);
   if (sa[0] < 1e-3 || sb[0] < 1e-3) return 0;
-  const double n = double(a.total());
-  return (a.dot(b) / n - ma[0] * mb[0]) / (sa[0] * sb[0]);
+  cv::Mat af, bf;
+  a.convertTo(af, CV_32F);
+  b.convertTo(bf, CV_32F);
+  const double ab = cv::mean(af.mul(bf), mask)[0];
+  return (ab - ma[0] * mb[0]) / (sa[0] * sb[0]);
 }
 
 void TamperDetector::reset() {
@@ -45,7 +49,8 @@ void TamperDetector::rebase() {
   rebaseRequested_ = true;
 }
 
-const TamperStatus& TamperDetector::observe(const cv::Mat& gray, core::WallTime now) {
+const TamperStatus& TamperDetector::observe(const cv::Mat& gray, core::WallTime now,
+                                            const cv::Mat& moving) {
   // Frozen needs every frame (and is cheap); the rest changes slowly and is evaluated a few times
   // a second, which adds at most kFullEvery to the time to detect.
   const bool identical = !previous_.empty() && previous_.size() == gray.size() &&
@@ -80,7 +85,12 @@ const TamperStatus& TamperDetector::observe(const cv::Mat& gray, core::WallTime 
     return status_;
   }
 
-  status_.ncc = flat ? 0 : correlation(blurred_, reference_);
+  cv::Mat mask;
+  if (!moving.empty() && moving.size() == gray.size()) {
+    cv::bitwise_not(moving, still_);
+    if (cv::countNonZero(still_) > int(still_.total() / 3)) mask = still_;
+  }
+  status_.ncc = flat ? 0 : correlation(blurred_, reference_, mask);
   hold(status_.moved, !flat && status_.ncc < kMovedNcc, now);
   hold(status_.defocus, !flat && status_.sharpness < kDefocusRatio * refSharpness_, now);
 

@@ -23,7 +23,11 @@ struct TamperStatus {
 class TamperDetector {
  public:
   void reset();
-  const TamperStatus& observe(const cv::Mat& gray, core::WallTime now);
+  // `moving`: the motion detector's latest foreground mask (may be empty); moving objects are
+  // left out of the comparison with the reference, so a lorry filling half the view is not a
+  // moved camera.
+  const TamperStatus& observe(const cv::Mat& gray, core::WallTime now,
+                              const cv::Mat& moving = cv::Mat());
   // Accept the current view as the new reference (after a move has been reported).
   void rebase();
   bool haveReference() const { return !reference_.empty(); }
@@ -37,7 +41,8 @@ class TamperDetector {
   bool rebaseRequested_ = false;
   bool haveFull_ = false;
   core::WallTime lastFull_{};
-  static double correlation(const cv::Mat& a, const cv::Mat& b);
+  static double correlation(const cv::Mat& a, const cv::Mat& b, const cv::Mat& mask);
+  cv::Mat still_;
 };
 
 }  // namespace sharpeyes::analytics::detail

@@ -329,8 +329,14 @@ class PublisherImpl final : public Publisher {
       spdlog::error("bus: outbox trim failed: {}", r.error().describe());
       storeFaultLogged_ = true;
     }
-    rto_ = cfg_.retransmitInitial;
-    lastProgress_ = Clock::now();
+    // Adapt the timeout to how long the receiver takes (a loaded centre commits slowly), so a
+    // slow acknowledgement does not trigger a spurious go-back-N resend of the whole window.
+    const auto now = Clock::now();
+    const auto sample = std::chrono::duration_cast<std::chrono::microseconds>(now - lastProgress_);
+    srtt_ = srtt_.count() == 0 ? sample : (srtt_ * 7 + sample) / 8;
+    rto_ = std::clamp(std::chrono::duration_cast<std::chrono::milliseconds>(srtt_ * 4),
+                      cfg_.retransmitInitial, cfg_.retransmitMax);
+    lastProgress_ = now;
     moreInDb_ = true;
   }
 
@@ -499,6 +505,7 @@ class PublisherImpl final : public Publisher {
   std::string prefix_;
   Clock::time_point lastProgress_ = Clock::now();
   std::chrono::milliseconds rto_{250};
+  std::chrono::microseconds srtt_{0};
   std::optional<ClipTx> tx_;
 
   std::atomic<uint64_t> published_{0}, sent_{0}, retransmitted_{0}, acked_{0}, rejected_{0},

@@ -125,7 +125,8 @@ TEST_F(LinkTest, DeliversInOrderAndEmptiesTheOutbox) {
   EXPECT_EQ(storedIds(), sent);  // per-origin order, so per-camera order
   EXPECT_EQ(pub_->stats().outboxBytes, 0u);
   EXPECT_TRUE(pub_->stats().connected);
-  EXPECT_EQ(centre_->stats().duplicates, 0u);
+  // Retransmissions (a slow ack on a loaded machine) may arrive, but are never stored twice.
+  EXPECT_EQ(centre_->stats().stored, 300u);
 }
 
 TEST_F(LinkTest, CentreRestartLosesNothingAndDuplicatesNothing) {

@@ -250,6 +250,7 @@ double runMotion(const fs::path& dir, const fs::path& video, int cameras, int se
     conf << "camera " << cam.string() << "\n";
   }
   conf.close();
+  std::fflush(stdout);  // the child would write our buffered output a second time
   const pid_t pid = fork();
   if (pid == 0) {
     const std::string log = (dir / "motion" / "stdout.log").string();

@@ -103,7 +103,8 @@ bool rawRoundTrip(uint16_t port, const std::string& path) {
     ::close(fd);
     return false;
   }
-  const std::string req = "POST " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: "
+  const std::string req = "POST " + path +
+                          " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: "
                           "application/soap+xml\r\nContent-Length: " +
                           std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
   ::send(fd, req.data(), req.size(), MSG_NOSIGNAL);
@@ -207,8 +208,8 @@ int main(int argc, char** argv) {
   const double resolveCpu = cpuSeconds() - cpu0;
   constexpr int kCallsPerResolve = 7;
   double rawCpu = 0;
-  const double rawSecs = rawBaseline(static_cast<uint16_t>(httpPort), cameras, kCallsPerResolve, 4,
-                                     &rawCpu);
+  const double rawSecs =
+      rawBaseline(static_cast<uint16_t>(httpPort), cameras, kCallsPerResolve, 4, &rawCpu);
 
   // (2) subscriptions
   std::atomic<uint64_t> events{0};
@@ -244,24 +245,25 @@ int main(int argc, char** argv) {
   }
   // Baseline: the same number of round trips over the same window, raw.
   double rawSubCpu = 0;
-  const double rawSubSecs = rawBaseline(static_cast<uint16_t>(httpPort), 1,
-                                        static_cast<int>(calls), 1, &rawSubCpu);
+  const double rawSubSecs =
+      rawBaseline(static_cast<uint16_t>(httpPort), 1, static_cast<int>(calls), 1, &rawSubCpu);
   cleanup();
 
   std::printf("cameras: %d\n", cameras);
   std::printf("discover (multicast, 1.5 s window): found %zu in %.2f s\n", nFound, discoverSecs);
-  std::printf("resolve %d cameras (4 workers, %d calls each): %.2f s wall, %.2f s client CPU, "
-              "%d failed\n",
-              cameras, kCallsPerResolve, resolveSecs, resolveCpu, failed);
+  std::printf(
+      "resolve %d cameras (4 workers, %d calls each): %.2f s wall, %.2f s client CPU, "
+      "%d failed\n",
+      cameras, kCallsPerResolve, resolveSecs, resolveCpu, failed);
   std::printf("baseline raw HTTP, same %d round trips: %.2f s wall, %.2f s CPU\n",
               cameras * kCallsPerResolve, rawSecs, rawCpu);
   std::printf("ratio resolve/baseline: wall %.2f, CPU %.2f\n", resolveSecs / rawSecs,
               rawCpu > 0 ? resolveCpu / rawCpu : 0.0);
-  std::printf("subscriptions: %d alive (%d subscribed), %.1f s window, %llu calls (%llu failed), "
-              "%llu events\n",
-              cameras, subscribed.load(), subSeconds, static_cast<unsigned long long>(calls),
-              static_cast<unsigned long long>(failedCalls),
-              static_cast<unsigned long long>(events.load()));
+  std::printf(
+      "subscriptions: %d alive (%d subscribed), %.1f s window, %llu calls (%llu failed), "
+      "%llu events\n",
+      cameras, subscribed.load(), subSeconds, static_cast<unsigned long long>(calls),
+      static_cast<unsigned long long>(failedCalls), static_cast<unsigned long long>(events.load()));
   std::printf("client CPU: %.3f s = %.3f%% of one core; per camera %.4f%% of one core\n", subCpu,
               100 * subCpu / subSeconds, 100 * subCpu / subSeconds / cameras);
   std::printf("baseline raw HTTP, same %llu round trips: %.2f s wall, %.3f s CPU; ratio CPU %.2f\n",

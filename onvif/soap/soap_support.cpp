@@ -88,7 +88,8 @@ size_t guardedRecv(struct soap* soap, char* buf, size_t len) {
   }
   // This receive may not wait past the deadline either.
   const auto left = std::chrono::duration_cast<std::chrono::microseconds>(g->deadline - now);
-  const int leftTimeout = -static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(left.count(), INT32_MAX)));
+  const int leftTimeout =
+      -static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(left.count(), INT32_MAX)));
   soap->recv_timeout = g->ioTimeout == 0 ? leftTimeout : std::max(g->ioTimeout, leftTimeout);
   const size_t n = g->recv(soap, buf, len);
   g->received += n;
@@ -101,7 +102,8 @@ size_t guardedRecv(struct soap* soap, char* buf, size_t len) {
 }  // namespace
 
 void armGuard(struct soap* soap, CallGuard& guard, const Limits& limits) {
-  guard.deadline = std::chrono::steady_clock::now() + limits.connectTimeout + limits.transferTimeout;
+  guard.deadline =
+      std::chrono::steady_clock::now() + limits.connectTimeout + limits.transferTimeout;
   guard.maxBytes = limits.maxMessageBytes;
   guard.received = 0;
   guard.deadlineHit = false;
@@ -150,21 +152,21 @@ core::Error errorFrom(struct soap* soap, std::string_view what) {
                                (sub.empty() ? std::string() : " [" + sub + "]"));
   }
   if (err == SOAP_FAULT || err == SOAP_CLI_FAULT || err == SOAP_SVR_FAULT) {
-    return core::makeError(ErrorCode::kUnavailable,
-                           prefix + ": device fault " + text(fcode) +
-                               (sub.empty() ? "" : " " + sub) + ": " + reason);
+    return core::makeError(
+        ErrorCode::kUnavailable,
+        prefix + ": device fault " + text(fcode) + (sub.empty() ? "" : " " + sub) + ": " + reason);
   }
   if (err == SOAP_EOM || err == SOAP_LEVEL || err == SOAP_OCCURS || err == SOAP_LENGTH) {
-    return core::makeError(ErrorCode::kResourceExhausted,
-                           prefix + ": response exceeds limits (gSOAP error " +
-                               std::to_string(err) + ")");
+    return core::makeError(
+        ErrorCode::kResourceExhausted,
+        prefix + ": response exceeds limits (gSOAP error " + std::to_string(err) + ")");
   }
   if (err == SOAP_TCP_ERROR) {
     if (soap->errnum == 0) {
       return core::makeError(ErrorCode::kTimeout, prefix + ": connect timed out");
     }
-    return core::makeError(ErrorCode::kUnavailable,
-                           prefix + ": cannot connect: " + std::string(std::strerror(soap->errnum)));
+    return core::makeError(ErrorCode::kUnavailable, prefix + ": cannot connect: " +
+                                                        std::string(std::strerror(soap->errnum)));
   }
   if (err == SOAP_EOF) {
     if (soap->errnum == 0) return core::makeError(ErrorCode::kTimeout, prefix + ": timed out");
@@ -183,11 +185,10 @@ core::Error errorFrom(struct soap* soap, std::string_view what) {
       err == SOAP_MISSING_ID || err == SOAP_HREF || err == SOAP_REQUIRED ||
       err == SOAP_PROHIBITED || err == SOAP_FIXED || err == SOAP_ZLIB_ERROR || err == SOAP_NULL ||
       err == SOAP_HTTP_ERROR) {
-    return core::makeError(ErrorCode::kCorrupt,
-                           prefix + ": malformed response (gSOAP error " + std::to_string(err) + ")");
+    return core::makeError(ErrorCode::kCorrupt, prefix + ": malformed response (gSOAP error " +
+                                                    std::to_string(err) + ")");
   }
-  return core::makeError(ErrorCode::kInternal,
-                         prefix + ": gSOAP error " + std::to_string(err));
+  return core::makeError(ErrorCode::kInternal, prefix + ": gSOAP error " + std::to_string(err));
 }
 
 std::string base64Encode(std::string_view bytes) {
@@ -246,8 +247,8 @@ std::string passwordDigest(std::string_view nonce, std::string_view created,
 }
 
 std::string formatCreated(core::WallTime t) {
-  const std::time_t secs = std::chrono::system_clock::to_time_t(
-      std::chrono::time_point_cast<std::chrono::seconds>(t));
+  const std::time_t secs =
+      std::chrono::system_clock::to_time_t(std::chrono::time_point_cast<std::chrono::seconds>(t));
   std::tm tm{};
   gmtime_r(&secs, &tm);
   char buf[32];
@@ -294,8 +295,8 @@ void wsdd_event_Hello(struct soap* soap, unsigned int, const char*, unsigned int
   }
 }
 
-void wsdd_event_Bye(struct soap*, unsigned int, const char*, unsigned int, const char*,
-                    const char*, const char*, const char*, const char*, const char*, const char*,
+void wsdd_event_Bye(struct soap*, unsigned int, const char*, unsigned int, const char*, const char*,
+                    const char*, const char*, const char*, const char*, const char*,
                     unsigned int*) {}
 
 soap_wsdd_mode wsdd_event_Probe(struct soap* soap, const char* MessageID, const char* ReplyTo,

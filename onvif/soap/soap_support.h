@@ -25,12 +25,12 @@ namespace sharpeyes::onvif::soap_support {
 
 struct Limits {
   std::chrono::milliseconds connectTimeout{3000};
-  std::chrono::milliseconds ioTimeout{5000};        // each send / each recv
+  std::chrono::milliseconds ioTimeout{5000};         // each send / each recv
   std::chrono::milliseconds transferTimeout{10000};  // a whole message, against trickling peers
   uint64_t maxMessageBytes = 2u << 20;
-  unsigned maxDepth = 64;     // ONVIF responses nest about 12 levels
-  size_t maxOccurs = 4096;    // elements in one array
-  bool verifyTls = false;     // cameras mostly have self-signed certificates
+  unsigned maxDepth = 64;   // ONVIF responses nest about 12 levels
+  size_t maxOccurs = 4096;  // elements in one array
+  bool verifyTls = false;   // cameras mostly have self-signed certificates
 };
 
 struct SoapDeleter {

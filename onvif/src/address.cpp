@@ -16,8 +16,7 @@ core::Result<std::string> deviceServiceUrl(std::string_view address) {
     const size_t hostStart = a.find("://") + 3;
     const size_t pathStart = a.find('/', hostStart);
     if (pathStart == hostStart || hostStart >= a.size()) {
-      return core::makeError(core::ErrorCode::kInvalidArgument,
-                             "ONVIF address has no host: " + a);
+      return core::makeError(core::ErrorCode::kInvalidArgument, "ONVIF address has no host: " + a);
     }
     if (pathStart == std::string::npos) return a + "/onvif/device_service";
     return a;

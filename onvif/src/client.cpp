@@ -21,15 +21,16 @@ using core::Result;
 
 namespace {
 
-const char* kPtzGenericPanTilt = "http://www.onvif.org/ver10/tptz/PanTiltSpaces/PositionGenericSpace";
+const char* kPtzGenericPanTilt =
+    "http://www.onvif.org/ver10/tptz/PanTiltSpaces/PositionGenericSpace";
 const char* kPtzGenericZoom = "http://www.onvif.org/ver10/tptz/ZoomSpaces/PositionGenericSpace";
 const char* kPtzVelocityPanTilt =
     "http://www.onvif.org/ver10/tptz/PanTiltSpaces/VelocityGenericSpace";
 const char* kPtzVelocityZoom = "http://www.onvif.org/ver10/tptz/ZoomSpaces/VelocityGenericSpace";
 
 std::string xsdDuration(core::Duration d) {
-  const int64_t ms = std::max<int64_t>(
-      0, std::chrono::duration_cast<std::chrono::milliseconds>(d).count());
+  const int64_t ms =
+      std::max<int64_t>(0, std::chrono::duration_cast<std::chrono::milliseconds>(d).count());
   char buf[48];
   if (ms % 1000 == 0) {
     std::snprintf(buf, sizeof buf, "PT%lldS", static_cast<long long>(ms / 1000));
@@ -40,7 +41,9 @@ std::string xsdDuration(core::Duration d) {
   return buf;
 }
 
-std::string str(const std::string* s) { return s != nullptr ? *s : std::string(); }
+std::string str(const std::string* s) {
+  return s != nullptr ? *s : std::string();
+}
 
 ss::Limits limitsFrom(const CallOptions& o) {
   ss::Limits l;
@@ -121,8 +124,9 @@ Result<ss::SoapPtr> runCall(const Credentials& creds, const CallOptions& opts, b
   const std::string what = std::string(op) + " " + core::redactUrl(url);
   if (rc != SOAP_OK) {
     if (guard.tooLarge) {
-      return makeError(ErrorCode::kResourceExhausted,
-                       what + ": response larger than " + std::to_string(guard.maxBytes) + " bytes");
+      return makeError(
+          ErrorCode::kResourceExhausted,
+          what + ": response larger than " + std::to_string(guard.maxBytes) + " bytes");
     }
     if (guard.deadlineHit) {
       return makeError(ErrorCode::kTimeout, what + ": response not complete within the deadline");
@@ -134,17 +138,17 @@ Result<ss::SoapPtr> runCall(const Credentials& creds, const CallOptions& opts, b
 
 }  // namespace
 
-#define SE_CALL(op, url, auth, expr)                                                       \
-  runCall(impl_->credentials, impl_->options, impl_->needsHttpDigest, clockOffset_, auth, op, \
-          url, [&](struct soap* soap) { return (expr); })
+#define SE_CALL(op, url, auth, expr)                                                               \
+  runCall(impl_->credentials, impl_->options, impl_->needsHttpDigest, clockOffset_, auth, op, url, \
+          [&](struct soap* soap) { return (expr); })
 
 Result<core::Duration> DeviceClient::syncClock() {
   _tds__GetSystemDateAndTime req;
   _tds__GetSystemDateAndTimeResponse resp;
   const core::WallTime before = core::processClock().now();
-  auto soap = SE_CALL("GetSystemDateAndTime", deviceUrl_, false,
-                      soap_call___tds__GetSystemDateAndTime(soap, deviceUrl_.c_str(), nullptr,
-                                                            &req, resp));
+  auto soap =
+      SE_CALL("GetSystemDateAndTime", deviceUrl_, false,
+              soap_call___tds__GetSystemDateAndTime(soap, deviceUrl_.c_str(), nullptr, &req, resp));
   if (!soap.ok()) return soap.error();
   const core::WallTime after = core::processClock().now();
   const tt__SystemDateTime* sdt = resp.SystemDateAndTime;
@@ -159,13 +163,13 @@ Result<core::Duration> DeviceClient::syncClock() {
   tm.tm_hour = sdt->UTCDateTime->Time->Hour;
   tm.tm_min = sdt->UTCDateTime->Time->Minute;
   tm.tm_sec = sdt->UTCDateTime->Time->Second;
-  if (tm.tm_year < 70 || tm.tm_year > 1100 || tm.tm_mon < 0 || tm.tm_mon > 11 ||
-      tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour < 0 || tm.tm_hour > 23 || tm.tm_min < 0 ||
-      tm.tm_min > 59 || tm.tm_sec < 0 || tm.tm_sec > 60) {
+  if (tm.tm_year < 70 || tm.tm_year > 1100 || tm.tm_mon < 0 || tm.tm_mon > 11 || tm.tm_mday < 1 ||
+      tm.tm_mday > 31 || tm.tm_hour < 0 || tm.tm_hour > 23 || tm.tm_min < 0 || tm.tm_min > 59 ||
+      tm.tm_sec < 0 || tm.tm_sec > 60) {
     return makeError(ErrorCode::kCorrupt, "GetSystemDateAndTime: invalid date");
   }
-  const core::WallTime device =
-      std::chrono::time_point_cast<core::Duration>(std::chrono::system_clock::from_time_t(timegm(&tm)));
+  const core::WallTime device = std::chrono::time_point_cast<core::Duration>(
+      std::chrono::system_clock::from_time_t(timegm(&tm)));
   const core::WallTime mid = before + (after - before) / 2;
   // The device only reports whole seconds: offsets under a second are noise.
   core::Duration offset = device - mid;
@@ -177,9 +181,9 @@ Result<core::Duration> DeviceClient::syncClock() {
 Result<DeviceInfo> DeviceClient::deviceInformation() {
   _tds__GetDeviceInformation req;
   _tds__GetDeviceInformationResponse resp;
-  auto soap = SE_CALL("GetDeviceInformation", deviceUrl_, true,
-                      soap_call___tds__GetDeviceInformation(soap, deviceUrl_.c_str(), nullptr,
-                                                            &req, resp));
+  auto soap =
+      SE_CALL("GetDeviceInformation", deviceUrl_, true,
+              soap_call___tds__GetDeviceInformation(soap, deviceUrl_.c_str(), nullptr, &req, resp));
   if (!soap.ok()) return soap.error();
   return DeviceInfo{resp.Manufacturer, resp.Model, resp.FirmwareVersion, resp.SerialNumber,
                     resp.HardwareId};
@@ -193,9 +197,9 @@ Result<ServiceAddresses> DeviceClient::services() {
     _tds__GetCapabilities req;
     req.Category.push_back(tt__CapabilityCategory__All);
     _tds__GetCapabilitiesResponse resp;
-    auto soap = SE_CALL("GetCapabilities", deviceUrl_, true,
-                        soap_call___tds__GetCapabilities(soap, deviceUrl_.c_str(), nullptr, &req,
-                                                         resp));
+    auto soap =
+        SE_CALL("GetCapabilities", deviceUrl_, true,
+                soap_call___tds__GetCapabilities(soap, deviceUrl_.c_str(), nullptr, &req, resp));
     if (soap.ok() && resp.Capabilities != nullptr) {
       const tt__Capabilities* c = resp.Capabilities;
       if (c->Media != nullptr) out.media = c->Media->XAddr;
@@ -214,9 +218,9 @@ Result<ServiceAddresses> DeviceClient::services() {
     _tds__GetServices req;
     req.IncludeCapability = false;
     _tds__GetServicesResponse resp;
-    auto soap = SE_CALL("GetServices", deviceUrl_, true,
-                        soap_call___tds__GetServices(soap, deviceUrl_.c_str(), nullptr, &req,
-                                                     resp));
+    auto soap =
+        SE_CALL("GetServices", deviceUrl_, true,
+                soap_call___tds__GetServices(soap, deviceUrl_.c_str(), nullptr, &req, resp));
     if (!soap.ok()) return soap.error();
     for (const tds__Service* s : resp.Service) {
       if (s == nullptr) continue;
@@ -431,8 +435,8 @@ Result<void> DeviceClient::stop(const std::string& profileToken) {
   req.PanTilt = &yes;
   req.Zoom = &yes;
   _tptz__StopResponse resp;
-  auto soap = SE_CALL("Stop", *url, true,
-                      soap_call___tptz__Stop(soap, url->c_str(), nullptr, &req, resp));
+  auto soap =
+      SE_CALL("Stop", *url, true, soap_call___tptz__Stop(soap, url->c_str(), nullptr, &req, resp));
   if (!soap.ok()) return soap.error();
   return core::okResult();
 }
@@ -548,9 +552,9 @@ Result<PullPoint> DeviceClient::createPullPoint(core::Duration initialTerminatio
   _tev__CreatePullPointSubscription req;
   req.InitialTerminationTime = &term;
   _tev__CreatePullPointSubscriptionResponse resp;
-  auto soap = SE_CALL("CreatePullPointSubscription", url, true,
-                      soap_call___tev__CreatePullPointSubscription(soap, url.c_str(), nullptr,
-                                                                   &req, resp));
+  auto soap =
+      SE_CALL("CreatePullPointSubscription", url, true,
+              soap_call___tev__CreatePullPointSubscription(soap, url.c_str(), nullptr, &req, resp));
   if (!soap.ok()) return soap.error();
   if (resp.SubscriptionReference.Address.empty()) {
     return makeError(ErrorCode::kCorrupt, "CreatePullPointSubscription: no address");
@@ -588,7 +592,8 @@ Result<std::vector<Notification>> DeviceClient::pullMessages(const PullPoint& pu
                                                                                    : "Changed";
       }
       if (tm->Source != nullptr) {
-        for (const auto& item : tm->Source->SimpleItem) n.source.emplace_back(item.Name, item.Value);
+        for (const auto& item : tm->Source->SimpleItem)
+          n.source.emplace_back(item.Name, item.Value);
       }
       if (tm->Data != nullptr) {
         for (const auto& item : tm->Data->SimpleItem) n.data.emplace_back(item.Name, item.Value);
@@ -604,8 +609,8 @@ Result<PullPoint> DeviceClient::renew(const PullPoint& pullPoint, core::Duration
   req.TerminationTime = xsdDuration(termination);
   _wsnt__RenewResponse resp;
   const std::string& url = pullPoint.address;
-  auto soap = SE_CALL("Renew", url, true,
-                      soap_call___tev__Renew(soap, url.c_str(), nullptr, &req, resp));
+  auto soap =
+      SE_CALL("Renew", url, true, soap_call___tev__Renew(soap, url.c_str(), nullptr, &req, resp));
   if (!soap.ok()) return soap.error();
   return PullPoint{url, deviceTimeToLocal(resp.TerminationTime, clockOffset_)};
 }

@@ -63,11 +63,13 @@ class Collector : public ss::WsddHandler {
     for (int i = 0; i < matches->__sizeProbeMatch && devices_.size() < max_; ++i) {
       const wsdd__ProbeMatchType& m = matches->ProbeMatch[i];
       DiscoveredDevice d;
-      if (m.wsa__EndpointReference.Address != nullptr) d.endpoint = m.wsa__EndpointReference.Address;
+      if (m.wsa__EndpointReference.Address != nullptr)
+        d.endpoint = m.wsa__EndpointReference.Address;
       d.xaddrs = splitWs(m.XAddrs);
       if (m.Scopes != nullptr) d.scopes = splitWs(m.Scopes->__item);
       if (m.Types != nullptr) d.types = m.Types;
-      const std::string key = d.endpoint.empty() && !d.xaddrs.empty() ? d.xaddrs.front() : d.endpoint;
+      const std::string key =
+          d.endpoint.empty() && !d.xaddrs.empty() ? d.xaddrs.front() : d.endpoint;
       if (key.empty() || !seen_.insert(key).second) continue;
       d.name = scopeValue(d.scopes, "name");
       d.model = scopeValue(d.scopes, "hardware");
@@ -106,13 +108,13 @@ Result<std::vector<DiscoveredDevice>> runProbe(const std::string& endpoint, bool
   if (!soap_valid_socket(soap_bind(soap.get(), nullptr, 0, 16))) {
     return makeError(ErrorCode::kUnavailable, "discovery: cannot bind a UDP socket");
   }
-  const std::string messageId = "urn:uuid:" + core::newId().insert(8, "-").insert(13, "-")
-                                                   .insert(18, "-").insert(23, "-");
+  const std::string messageId =
+      "urn:uuid:" + core::newId().insert(8, "-").insert(13, "-").insert(18, "-").insert(23, "-");
   Collector collector(messageId, options.maxDevices);
   soap->user = &collector;
   if (soap_wsdd_Probe(soap.get(), SOAP_WSDD_ADHOC, SOAP_WSDD_TO_TS, endpoint.c_str(),
-                      messageId.c_str(), nullptr, options.types.c_str(), nullptr, nullptr) !=
-      SOAP_OK) {
+                      messageId.c_str(), nullptr, options.types.c_str(), nullptr,
+                      nullptr) != SOAP_OK) {
     soap->user = nullptr;
     return ss::errorFrom(soap.get(), "discovery probe to " + endpoint);
   }
@@ -131,8 +133,8 @@ Result<std::vector<DiscoveredDevice>> runProbe(const std::string& endpoint, bool
 }  // namespace
 
 Result<std::vector<DiscoveredDevice>> discover(const DiscoveryOptions& options) {
-  return runProbe("soap.udp://" + options.multicastGroup + ":" + std::to_string(options.port),
-                  true, options);
+  return runProbe("soap.udp://" + options.multicastGroup + ":" + std::to_string(options.port), true,
+                  options);
 }
 
 Result<std::vector<DiscoveredDevice>> probe(std::string_view address,

@@ -143,9 +143,9 @@ struct OnvifRuntime::Impl {
     if (!w->pullPoint) {
       setState(*w, WatchState::kConnecting, "");
       ++calls;
-      if (auto offset = w->client->syncClock(); !offset.ok() &&
-                                                 (offset.error().code == core::ErrorCode::kTimeout ||
-                                                  offset.error().code == core::ErrorCode::kUnavailable)) {
+      if (auto offset = w->client->syncClock();
+          !offset.ok() && (offset.error().code == core::ErrorCode::kTimeout ||
+                           offset.error().code == core::ErrorCode::kUnavailable)) {
         return fail(w, offset.error());
       }
       ++calls;
@@ -204,10 +204,11 @@ OnvifRuntime::~OnvifRuntime() {
   for (auto& t : impl_->workers) t.join();
 }
 
-void OnvifRuntime::post(std::function<void()> task) { impl_->post(std::move(task)); }
+void OnvifRuntime::post(std::function<void()> task) {
+  impl_->post(std::move(task));
+}
 
-void OnvifRuntime::resolveStreams(std::string address, Credentials credentials,
-                                  CallOptions options,
+void OnvifRuntime::resolveStreams(std::string address, Credentials credentials, CallOptions options,
                                   std::function<void(core::Result<ResolvedStreams>)> done) {
   impl_->post([this, address = std::move(address), credentials = std::move(credentials), options,
                done = std::move(done)] {

@@ -25,27 +25,20 @@ int tryOne(const std::string& input, Recv recv) {
 int parseResponse(const uint8_t* data, size_t size) {
   const std::string input(reinterpret_cast<const char*>(data), size);
   int ok = 0;
-  ok += tryOne<_tds__GetDeviceInformationResponse>(input, [](struct soap* s, auto& r) {
-    return soap_recv___tds__GetDeviceInformation(s, r);
-  });
-  ok += tryOne<_tds__GetCapabilitiesResponse>(input, [](struct soap* s, auto& r) {
-    return soap_recv___tds__GetCapabilities(s, r);
-  });
-  ok += tryOne<_tds__GetSystemDateAndTimeResponse>(input, [](struct soap* s, auto& r) {
-    return soap_recv___tds__GetSystemDateAndTime(s, r);
-  });
-  ok += tryOne<_trt__GetProfilesResponse>(input, [](struct soap* s, auto& r) {
-    return soap_recv___trt__GetProfiles(s, r);
-  });
-  ok += tryOne<_trt__GetStreamUriResponse>(input, [](struct soap* s, auto& r) {
-    return soap_recv___trt__GetStreamUri(s, r);
-  });
-  ok += tryOne<_tptz__GetNodesResponse>(input, [](struct soap* s, auto& r) {
-    return soap_recv___tptz__GetNodes(s, r);
-  });
-  ok += tryOne<_tev__PullMessagesResponse>(input, [](struct soap* s, auto& r) {
-    return soap_recv___tev__PullMessages(s, r);
-  });
+  ok += tryOne<_tds__GetDeviceInformationResponse>(
+      input, [](struct soap* s, auto& r) { return soap_recv___tds__GetDeviceInformation(s, r); });
+  ok += tryOne<_tds__GetCapabilitiesResponse>(
+      input, [](struct soap* s, auto& r) { return soap_recv___tds__GetCapabilities(s, r); });
+  ok += tryOne<_tds__GetSystemDateAndTimeResponse>(
+      input, [](struct soap* s, auto& r) { return soap_recv___tds__GetSystemDateAndTime(s, r); });
+  ok += tryOne<_trt__GetProfilesResponse>(
+      input, [](struct soap* s, auto& r) { return soap_recv___trt__GetProfiles(s, r); });
+  ok += tryOne<_trt__GetStreamUriResponse>(
+      input, [](struct soap* s, auto& r) { return soap_recv___trt__GetStreamUri(s, r); });
+  ok += tryOne<_tptz__GetNodesResponse>(
+      input, [](struct soap* s, auto& r) { return soap_recv___tptz__GetNodes(s, r); });
+  ok += tryOne<_tev__PullMessagesResponse>(
+      input, [](struct soap* s, auto& r) { return soap_recv___tev__PullMessages(s, r); });
   return ok;
 }
 

@@ -39,7 +39,8 @@ const std::string kEnvelopeHead =
 const std::string kEnvelopeTail = "</s:Body></s:Envelope>";
 
 std::string http(const std::string& body) {
-  return "HTTP/1.1 200 OK\r\nContent-Type: application/soap+xml; charset=utf-8\r\nContent-Length: " +
+  return "HTTP/1.1 200 OK\r\nContent-Type: application/soap+xml; "
+         "charset=utf-8\r\nContent-Length: " +
          std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
 }
 
@@ -116,10 +117,12 @@ TEST(OnvifResponseParsing, HostileCorpusNeverCrashesAndStaysBounded) {
       http("<?xml version=\"1.0\"?><!DOCTYPE a [<!ENTITY x \"xxxxxxxxxx\"><!ENTITY y "
            "\"&x;&x;&x;&x;&x;&x;&x;&x;&x;&x;\">]><a>&y;&y;&y;&y;</a>"),
       http(kEnvelopeHead + "<tds:GetDeviceInformationResponse>"),
-      http(kEnvelopeHead + "<tds:GetDeviceInformationResponse><tds:Model>\xff\xfe\x00"
-                           "</tds:Model></tds:GetDeviceInformationResponse>" + kEnvelopeTail),
-      http(deepBody(100000)),      // far beyond maxlevel
-      http(profilesBody(20000)),   // beyond maxoccurs and the 1 MiB message limit
+      http(kEnvelopeHead +
+           "<tds:GetDeviceInformationResponse><tds:Model>\xff\xfe\x00"
+           "</tds:Model></tds:GetDeviceInformationResponse>" +
+           kEnvelopeTail),
+      http(deepBody(100000)),     // far beyond maxlevel
+      http(profilesBody(20000)),  // beyond maxoccurs and the 1 MiB message limit
       http(kEnvelopeHead + "<s:Fault><s:Code><s:Value>s:Sender</s:Value></s:Code></s:Fault>" +
            kEnvelopeTail),
       http(std::string(8u << 20, 'A')),  // 8 MiB of garbage: refused at 1 MiB
@@ -153,7 +156,8 @@ TEST(OnvifResponseParsing, HostileCorpusNeverCrashesAndStaysBounded) {
     parsed += fuzzOne(s) > 0 ? 1 : 0;
   }
   // Memory stays bounded: the 8 MiB inputs themselves are the biggest allocations.
-  EXPECT_LT(maxRssKb() - before, 128 * 1024) << "peak RSS grew by " << (maxRssKb() - before) << " KiB";
+  EXPECT_LT(maxRssKb() - before, 128 * 1024)
+      << "peak RSS grew by " << (maxRssKb() - before) << " KiB";
   RecordProperty("mutations_parsed", parsed);
 }
 
@@ -252,9 +256,8 @@ TEST(OnvifHostileDevice, TricklingDeviceHitsTheTransferTimeout) {
 
 TEST(OnvifHostileDevice, HugeResponseIsRefused) {
   RawServer server([](int fd, const std::atomic<bool>& stop) {
-    const std::string head =
-        "HTTP/1.1 200 OK\r\nContent-Type: application/soap+xml\r\n\r\n" + kEnvelopeHead +
-        "<tds:GetDeviceInformationResponse><tds:Model>";
+    const std::string head = "HTTP/1.1 200 OK\r\nContent-Type: application/soap+xml\r\n\r\n" +
+                             kEnvelopeHead + "<tds:GetDeviceInformationResponse><tds:Model>";
     ::send(fd, head.data(), head.size(), MSG_NOSIGNAL);
     const std::string chunk(64 * 1024, 'x');
     for (int i = 0; i < 1600 && !stop; ++i) {  // up to 100 MiB
@@ -303,7 +306,8 @@ TEST(OnvifHostileDevice, WellFormedAnswerFromARawPeerIsAccepted) {
 TEST(OnvifAddress, DeviceServiceUrl) {
   EXPECT_EQ(*onvif::deviceServiceUrl("10.0.0.5"), "http://10.0.0.5/onvif/device_service");
   EXPECT_EQ(*onvif::deviceServiceUrl("10.0.0.5:8080"), "http://10.0.0.5:8080/onvif/device_service");
-  EXPECT_EQ(*onvif::deviceServiceUrl("https://cam.local"), "https://cam.local/onvif/device_service");
+  EXPECT_EQ(*onvif::deviceServiceUrl("https://cam.local"),
+            "https://cam.local/onvif/device_service");
   EXPECT_EQ(*onvif::deviceServiceUrl("http://h:1/x/y"), "http://h:1/x/y");
   EXPECT_FALSE(onvif::deviceServiceUrl("").ok());
   EXPECT_FALSE(onvif::deviceServiceUrl("rtsp://h/x").ok());

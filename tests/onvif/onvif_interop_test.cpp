@@ -4,9 +4,9 @@
 // wrong password. Our reading of the protocol must match what real-world clients send and expect.
 
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include <cstdio>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "sharpeyes/sim/onvif_device.h"
@@ -37,7 +37,8 @@ TEST(OnvifInterop, NodeOnvifClientDrivesTheSimulatedDevice) {
   auto device = sim::OnvifDevice::start(**sim, o);
   ASSERT_TRUE(device.ok()) << device.error().describe();
 
-  const std::string cmd = "NODE_PATH='" SHARPEYES_INTEROP_DIR "/node_modules' node '" SHARPEYES_SOURCE_DIR
+  const std::string cmd = "NODE_PATH='" SHARPEYES_INTEROP_DIR
+                          "/node_modules' node '" SHARPEYES_SOURCE_DIR
                           "/tests/onvif/interop/interop.js' 127.0.0.1 " +
                           std::to_string((*device)->httpPort()) + " /onvif/" +
                           (*sim)->cameraName(0) + "/device_service operator pa55word 2>&1";

@@ -5,16 +5,15 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <openssl/evp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
-#include <set>
 #include <condition_variable>
 #include <mutex>
-
-#include <openssl/evp.h>
+#include <set>
 
 #include "process.h"
 #include "sharpeyes/onvif/client.h"
@@ -101,8 +100,7 @@ TEST_F(OnvifSimTest, WithoutClockSyncTheDigestIsStale) {
   auto info = c.deviceInformation();
   ASSERT_FALSE(info.ok());
   EXPECT_EQ(info.error().code, core::ErrorCode::kPermissionDenied);
-  EXPECT_NE(info.error().message.find("stale Created"), std::string::npos)
-      << info.error().message;
+  EXPECT_NE(info.error().message.find("stale Created"), std::string::npos) << info.error().message;
   ASSERT_TRUE(c.syncClock().ok());
   auto again = c.deviceInformation();
   ASSERT_TRUE(again.ok()) << again.error().describe();
@@ -278,9 +276,9 @@ TEST_F(OnvifSimTest, PullPointEventsFollowTheScene) {
   };
   {
     std::unique_lock lock(mu);
-    ASSERT_TRUE(cv.wait_for(lock, 30s, [&] {
-      return has(core::EventPhase::kStart) && has(core::EventPhase::kEnd);
-    })) << "events: " << events.size();
+    ASSERT_TRUE(cv.wait_for(
+        lock, 30s, [&] { return has(core::EventPhase::kStart) && has(core::EventPhase::kEnd); }))
+        << "events: " << events.size();
     const core::Event* start = nullptr;
     const core::Event* end = nullptr;
     for (const auto& e : events) {
@@ -330,9 +328,9 @@ TEST_F(OnvifSimTest, EventWatchReportsAuthFailureAndRetries) {
 
 std::string b64(const std::string& bytes) {
   std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
-  out.resize(static_cast<size_t>(EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                                 reinterpret_cast<const unsigned char*>(bytes.data()),
-                                                 static_cast<int>(bytes.size()))));
+  out.resize(static_cast<size_t>(EVP_EncodeBlock(
+      reinterpret_cast<unsigned char*>(out.data()),
+      reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<int>(bytes.size()))));
   return out;
 }
 
@@ -359,8 +357,9 @@ std::string envelope(const std::string& user, const std::string& passwordField,
          "<s:Envelope xmlns:s=\"http://www.w3.org/2003/05/soap-envelope\"><s:Header>"
          "<Security s:mustUnderstand=\"1\" xmlns=\"http://docs.oasis-open.org/wss/2004/01/"
          "oasis-200401-wss-wssecurity-secext-1.0.xsd\"><UsernameToken><Username>" +
-         user + "</Username><Password Type=\"http://docs.oasis-open.org/wss/2004/01/"
-                "oasis-200401-wss-username-token-profile-1.0#" +
+         user +
+         "</Username><Password Type=\"http://docs.oasis-open.org/wss/2004/01/"
+         "oasis-200401-wss-username-token-profile-1.0#" +
          type + "\">" + passwordField +
          "</Password><Nonce EncodingType=\"http://docs.oasis-open.org/wss/2004/01/"
          "oasis-200401-wss-soap-message-security-1.0#Base64Binary\">" +
@@ -386,10 +385,11 @@ std::string post(uint16_t port, const std::string& path, const std::string& body
     ::close(fd);
     return "connect failed";
   }
-  const std::string req = "POST " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+  const std::string req = "POST " + path +
+                          " HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                           "Content-Type: application/soap+xml; charset=utf-8\r\n"
-                          "Content-Length: " + std::to_string(body.size()) +
-                          "\r\nConnection: close\r\n\r\n" + body;
+                          "Content-Length: " +
+                          std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
   ::send(fd, req.data(), req.size(), MSG_NOSIGNAL);
   std::string out;
   char buf[4096];
@@ -423,17 +423,21 @@ TEST_F(OnvifSimTest, ServerEnforcesWsSecurityOnTheWire) {
   EXPECT_NE(replay.find("replayed nonce"), std::string::npos) << replay.substr(0, 600);
   EXPECT_NE(replay.find("NotAuthorized"), std::string::npos);
 
-  const std::string stale = post(port, path, digestRequest("s3cret", deviceNow - 1h, "nonce-2-abcdefgh"));
+  const std::string stale =
+      post(port, path, digestRequest("s3cret", deviceNow - 1h, "nonce-2-abcdefgh"));
   EXPECT_NE(stale.find("stale Created"), std::string::npos) << stale.substr(0, 600);
-  const std::string future = post(port, path, digestRequest("s3cret", deviceNow + 1h, "nonce-3-abcdefgh"));
+  const std::string future =
+      post(port, path, digestRequest("s3cret", deviceNow + 1h, "nonce-3-abcdefgh"));
   EXPECT_NE(future.find("Created in the future"), std::string::npos) << future.substr(0, 600);
   const std::string wrong = post(port, path, digestRequest("guess", deviceNow, "nonce-4-abcdefgh"));
   EXPECT_NE(wrong.find("wrong username or password digest"), std::string::npos);
   // A wrong digest must not burn the nonce for the real client.
-  const std::string after = post(port, path, digestRequest("s3cret", deviceNow, "nonce-4-abcdefgh"));
+  const std::string after =
+      post(port, path, digestRequest("s3cret", deviceNow, "nonce-4-abcdefgh"));
   EXPECT_NE(after.find(" 200 "), std::string::npos) << after.substr(0, 600);
-  const std::string text = post(port, path, envelope("admin", "s3cret", "PasswordText",
-                                                     b64("nonce-5-abcdefgh"), isoUtc(deviceNow)));
+  const std::string text =
+      post(port, path,
+           envelope("admin", "s3cret", "PasswordText", b64("nonce-5-abcdefgh"), isoUtc(deviceNow)));
   EXPECT_NE(text.find("PasswordText not allowed"), std::string::npos) << text.substr(0, 600);
   const auto st = device_->stats();
   EXPECT_GE(st.replayRejected, 1u);
@@ -453,7 +457,9 @@ TEST_F(OnvifSimTest, ServerRefusesDeeplyNestedRequest) {
       "xmlns:tt=\"http://www.onvif.org/ver10/schema\" "
       "xmlns:trt=\"http://www.onvif.org/ver10/media/wsdl\"><s:Body><trt:GetStreamUri>"
       "<trt:StreamSetup><tt:Stream>RTP-Unicast</tt:Stream><tt:Transport><tt:Protocol>RTSP"
-      "</tt:Protocol>" + open + close + "</tt:Transport></trt:StreamSetup>"
+      "</tt:Protocol>" +
+      open + close +
+      "</tt:Transport></trt:StreamSetup>"
       "<trt:ProfileToken>main</trt:ProfileToken></trt:GetStreamUri></s:Body></s:Envelope>";
   const std::string answer = post(device_->httpPort(), "/onvif/cam01/media", body);
   EXPECT_EQ(answer.find(" 200 "), std::string::npos) << answer.substr(0, 300);
@@ -474,7 +480,8 @@ TEST_F(OnvifSimTest, SnapshotIsAJpeg) {
   ::send(fd, req.data(), req.size(), MSG_NOSIGNAL);
   std::string out;
   char buf[4096];
-  for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) out.append(buf, static_cast<size_t>(n));
+  for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;)
+    out.append(buf, static_cast<size_t>(n));
   ::close(fd);
   EXPECT_NE(out.find(" 200 "), std::string::npos) << out.substr(0, 200);
   EXPECT_NE(out.find("image/jpeg"), std::string::npos);

@@ -37,7 +37,9 @@ ss::Limits serverLimits() {
   return l;
 }
 
-float clampf(float v, float lo, float hi) { return std::min(hi, std::max(lo, v)); }
+float clampf(float v, float lo, float hi) {
+  return std::min(hi, std::max(lo, v));
+}
 
 ViewWindow clampView(ViewWindow v) {
   return ViewWindow{clampf(v.pan, -1, 1), clampf(v.tilt, -1, 1), clampf(v.zoom, 0, 1)};
@@ -60,14 +62,18 @@ DeviceImpl::DeviceImpl(SimServer& sim, OnvifDeviceOptions options)
   }
 }
 
-DeviceImpl::~DeviceImpl() { stop(); }
+DeviceImpl::~DeviceImpl() {
+  stop();
+}
 
 std::string DeviceImpl::baseUrl(int camera) const {
   return "http://" + options_.address + ":" + std::to_string(httpPort_) + "/onvif/" +
          sim_.cameraName(camera);
 }
 
-std::string DeviceImpl::deviceUrl(int index) const { return baseUrl(index) + "/device_service"; }
+std::string DeviceImpl::deviceUrl(int index) const {
+  return baseUrl(index) + "/device_service";
+}
 
 std::string DeviceImpl::endpointReference(int index) const {
   // Stable per camera name and port, formatted as a UUID.
@@ -105,9 +111,10 @@ int64_t DeviceImpl::frameIndexNow() const {
 }
 
 bool DeviceImpl::motionNow(int camera) {
-  const auto objects = renderers_[static_cast<size_t>(camera)].truthAt(frameIndexNow(), kFps,
-                                                                        sim_.view(camera));
-  return std::any_of(objects.begin(), objects.end(), [](const ObjectTruth& o) { return o.visible; });
+  const auto objects =
+      renderers_[static_cast<size_t>(camera)].truthAt(frameIndexNow(), kFps, sim_.view(camera));
+  return std::any_of(objects.begin(), objects.end(),
+                     [](const ObjectTruth& o) { return o.visible; });
 }
 
 bool DeviceImpl::tamperNow(int camera) {
@@ -145,14 +152,16 @@ int DeviceImpl::authorize(struct soap* soap) {
     return SOAP_OK;
   }
   if (!type.ends_with("#PasswordDigest")) return reject(nullptr, "unknown password type");
-  if (token->Nonce == nullptr || token->Nonce->__item == nullptr || token->wsu__Created == nullptr) {
+  if (token->Nonce == nullptr || token->Nonce->__item == nullptr ||
+      token->wsu__Created == nullptr) {
     return reject(nullptr, "PasswordDigest needs Nonce and Created");
   }
   auto created = core::parseIso8601(token->wsu__Created);
   if (!created.ok()) return reject(&staleRejected, "unreadable Created");
   const core::WallTime now = deviceNow();
   if (*created < now - options_.maxClockSkew) return reject(&staleRejected, "stale Created");
-  if (*created > now + options_.maxClockSkew) return reject(&staleRejected, "Created in the future");
+  if (*created > now + options_.maxClockSkew)
+    return reject(&staleRejected, "Created in the future");
   auto nonce = ss::base64Decode(token->Nonce->__item);
   if (!nonce.ok() || nonce->empty() || nonce->size() > 64) {
     return reject(nullptr, "bad Nonce");
@@ -189,9 +198,8 @@ void DeviceImpl::continuousMove(int camera, const ViewWindow& velocity,
                             clampf(velocity.zoom, -1, 1)};
     s.moving = velocity.pan != 0 || velocity.tilt != 0 || velocity.zoom != 0;
     const core::Duration d = t.value_or(std::chrono::seconds(60));
-    s.until = Clock::now() + std::chrono::duration_cast<Clock::duration>(
-                                 std::clamp<core::Duration>(d, core::Duration::zero(),
-                                                            std::chrono::minutes(10)));
+    s.until = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::clamp<core::Duration>(
+                                 d, core::Duration::zero(), std::chrono::minutes(10)));
   }
   moveCv_.notify_all();
 }
@@ -252,8 +260,8 @@ void DeviceImpl::moverLoop() {
   auto last = Clock::now();
   std::unique_lock lock(mu_);
   while (!stopping_) {
-    const bool any = std::any_of(ptzState_.begin(), ptzState_.end(),
-                                 [](const PtzState& s) { return s.moving; });
+    const bool any =
+        std::any_of(ptzState_.begin(), ptzState_.end(), [](const PtzState& s) { return s.moving; });
     if (!any) {
       moveCv_.wait(lock);
       last = Clock::now();
@@ -292,9 +300,8 @@ core::Result<std::string> DeviceImpl::createSubscription(int camera, core::Durat
   Subscription s;
   s.id = std::to_string(nextSubscription_++) + "-" + core::newId().substr(0, 8);
   s.camera = camera;
-  s.expires = now + std::chrono::duration_cast<Clock::duration>(
-                        std::clamp<core::Duration>(termination, std::chrono::seconds(1),
-                                                   std::chrono::hours(1)));
+  s.expires = now + std::chrono::duration_cast<Clock::duration>(std::clamp<core::Duration>(
+                        termination, std::chrono::seconds(1), std::chrono::hours(1)));
   const std::string id = s.id;
   subscriptions_.emplace(id, std::move(s));
   return id;
@@ -305,8 +312,9 @@ bool DeviceImpl::renewSubscription(const std::string& id, core::Duration termina
   std::lock_guard lock(mu_);
   auto it = subscriptions_.find(id);
   if (it == subscriptions_.end() || it->second.expires < Clock::now()) return false;
-  it->second.expires = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::clamp<core::Duration>(
-                                          termination, std::chrono::seconds(1), std::chrono::hours(1)));
+  it->second.expires =
+      Clock::now() + std::chrono::duration_cast<Clock::duration>(std::clamp<core::Duration>(
+                         termination, std::chrono::seconds(1), std::chrono::hours(1)));
   *expires = it->second.expires;
   return true;
 }
@@ -317,8 +325,8 @@ bool DeviceImpl::deleteSubscription(const std::string& id) {
 }
 
 core::Result<std::vector<DeviceImpl::Change>> DeviceImpl::pull(const std::string& id,
-                                                              core::Duration wait,
-                                                              Clock::time_point* expires) {
+                                                               core::Duration wait,
+                                                               Clock::time_point* expires) {
   const auto deadline =
       Clock::now() + std::chrono::duration_cast<Clock::duration>(
                          std::clamp<core::Duration>(wait, core::Duration::zero(), kMaxPullWait));
@@ -344,13 +352,13 @@ core::Result<std::vector<DeviceImpl::Change>> DeviceImpl::pull(const std::string
       Subscription& s = it->second;
       *expires = s.expires;
       if (!s.motion || *s.motion != motion) {
-        changes.push_back(Change{"tns1:VideoSource/MotionAlarm", "Source", "vs0", motion,
-                                 !s.motion.has_value()});
+        changes.push_back(
+            Change{"tns1:VideoSource/MotionAlarm", "Source", "vs0", motion, !s.motion.has_value()});
         s.motion = motion;
       }
       if (!s.tamper || *s.tamper != tamper) {
-        changes.push_back(Change{"tns1:VideoSource/GlobalSceneChange/ImagingService",
-                                 "Source", "vs0", tamper, !s.tamper.has_value()});
+        changes.push_back(Change{"tns1:VideoSource/GlobalSceneChange/ImagingService", "Source",
+                                 "vs0", tamper, !s.tamper.has_value()});
         s.tamper = tamper;
       }
     }
@@ -423,9 +431,9 @@ core::Result<void> DeviceImpl::startServing() {
   master_->bind_flags = SO_REUSEADDR;
   if (!soap_valid_socket(
           soap_bind(master_.get(), options_.address.c_str(), options_.httpPort, 128))) {
-    return core::makeError(core::ErrorCode::kUnavailable,
-                           "onvif sim: cannot bind HTTP " + options_.address + ":" +
-                               std::to_string(options_.httpPort));
+    return core::makeError(core::ErrorCode::kUnavailable, "onvif sim: cannot bind HTTP " +
+                                                              options_.address + ":" +
+                                                              std::to_string(options_.httpPort));
   }
   sockaddr_in sa{};
   socklen_t len = sizeof sa;
@@ -437,9 +445,9 @@ core::Result<void> DeviceImpl::startServing() {
     udp_ = ss::newContext(ss::Limits{}, SOAP_IO_UDP);
     udp_->bind_flags = SO_REUSEADDR;
     if (!soap_valid_socket(soap_bind(udp_.get(), nullptr, options_.discoveryPort, 16))) {
-      return core::makeError(core::ErrorCode::kUnavailable,
-                             "onvif sim: cannot bind WS-Discovery UDP port " +
-                                 std::to_string(options_.discoveryPort));
+      return core::makeError(
+          core::ErrorCode::kUnavailable,
+          "onvif sim: cannot bind WS-Discovery UDP port " + std::to_string(options_.discoveryPort));
     }
     sockaddr_in ua{};
     socklen_t ulen = sizeof ua;
@@ -538,8 +546,8 @@ class ProbeResponder : public ss::WsddHandler {
       soap_wsdd_init_ProbeMatches(reply.get(), &matches);
       const std::string scopes =
           "onvif://www.onvif.org/type/video_encoder onvif://www.onvif.org/Profile/Streaming "
-          "onvif://www.onvif.org/name/" + d_.sim().cameraName(i) +
-          " onvif://www.onvif.org/hardware/" + d_.options().model +
+          "onvif://www.onvif.org/name/" +
+          d_.sim().cameraName(i) + " onvif://www.onvif.org/hardware/" + d_.options().model +
           " onvif://www.onvif.org/mfr/" + d_.options().manufacturer +
           " onvif://www.onvif.org/location/sim" +
           (d_.isPtz(i) ? " onvif://www.onvif.org/type/ptz" : "");

@@ -18,16 +18,20 @@ constexpr const char* kVideoSource = "vs0";
 constexpr const char* kPtzNode = "ptznode0";
 constexpr const char* kPanTiltPosition =
     "http://www.onvif.org/ver10/tptz/PanTiltSpaces/PositionGenericSpace";
-constexpr const char* kZoomPosition = "http://www.onvif.org/ver10/tptz/ZoomSpaces/PositionGenericSpace";
+constexpr const char* kZoomPosition =
+    "http://www.onvif.org/ver10/tptz/ZoomSpaces/PositionGenericSpace";
 constexpr const char* kPanTiltVelocity =
     "http://www.onvif.org/ver10/tptz/PanTiltSpaces/VelocityGenericSpace";
-constexpr const char* kZoomVelocity = "http://www.onvif.org/ver10/tptz/ZoomSpaces/VelocityGenericSpace";
+constexpr const char* kZoomVelocity =
+    "http://www.onvif.org/ver10/tptz/ZoomSpaces/VelocityGenericSpace";
 
 int fault(struct soap* soap, const char* subcode, const char* reason) {
   return soap_sender_fault_subcode(soap, subcode, reason, nullptr);
 }
 
-RequestContext* ctxOf(struct soap* soap) { return static_cast<RequestContext*>(soap->user); }
+RequestContext* ctxOf(struct soap* soap) {
+  return static_cast<RequestContext*>(soap->user);
+}
 
 // Camera of the request, authorised; -1 with a fault set otherwise.
 int begin(struct soap* soap, bool authenticate = true) {
@@ -63,14 +67,20 @@ std::optional<sharpeyes::core::Duration> parseDuration(const std::string& text) 
     if (num.empty()) return std::nullopt;
     const double v = std::strtod(num.c_str(), nullptr);
     num.clear();
-    if (c == 'D' && !inTime) total += v * 86400;
-    else if (c == 'H' && inTime) total += v * 3600;
-    else if (c == 'M' && inTime) total += v * 60;
-    else if (c == 'S' && inTime) total += v;
-    else return std::nullopt;
+    if (c == 'D' && !inTime)
+      total += v * 86400;
+    else if (c == 'H' && inTime)
+      total += v * 3600;
+    else if (c == 'M' && inTime)
+      total += v * 60;
+    else if (c == 'S' && inTime)
+      total += v;
+    else
+      return std::nullopt;
   }
   if (!num.empty()) return std::nullopt;
-  return std::chrono::duration_cast<sharpeyes::core::Duration>(std::chrono::duration<double>(total));
+  return std::chrono::duration_cast<sharpeyes::core::Duration>(
+      std::chrono::duration<double>(total));
 }
 
 // InitialTerminationTime / TerminationTime: a duration or an absolute dateTime.
@@ -291,8 +301,7 @@ int __trt__GetVideoSources(struct soap* soap, _trt__GetVideoSources*,
   return SOAP_OK;
 }
 
-int __trt__GetStreamUri(struct soap* soap, _trt__GetStreamUri* req,
-                        _trt__GetStreamUriResponse& r) {
+int __trt__GetStreamUri(struct soap* soap, _trt__GetStreamUri* req, _trt__GetStreamUriResponse& r) {
   const int cam = begin(soap);
   if (cam < 0) return soap->error;
   DeviceImpl& d = *ctxOf(soap)->device;
@@ -498,8 +507,7 @@ std::string deviceTimeOf(DeviceImpl& d, std::chrono::steady_clock::time_point ex
 }
 }  // namespace
 
-int __tev__PullMessages(struct soap* soap, _tev__PullMessages* req,
-                        _tev__PullMessagesResponse& r) {
+int __tev__PullMessages(struct soap* soap, _tev__PullMessages* req, _tev__PullMessagesResponse& r) {
   const int cam = begin(soap);
   if (cam < 0) return soap->error;
   DeviceImpl& d = *ctxOf(soap)->device;

@@ -32,11 +32,11 @@ struct CallOptions {
   std::chrono::milliseconds connectTimeout{3000};
   std::chrono::milliseconds ioTimeout{5000};         // each send and each receive
   std::chrono::milliseconds transferTimeout{10000};  // a whole response (slow-loris devices)
-  uint64_t maxResponseBytes = 2u << 20;               // bigger responses fail: ResourceExhausted
+  uint64_t maxResponseBytes = 2u << 20;              // bigger responses fail: ResourceExhausted
   unsigned maxXmlDepth = 64;
   size_t maxElementsPerArray = 4096;
-  bool verifyTls = false;       // verify https certificates against the system CA store
-  bool usePasswordText = false; // PasswordText instead of PasswordDigest (only for old devices)
+  bool verifyTls = false;        // verify https certificates against the system CA store
+  bool usePasswordText = false;  // PasswordText instead of PasswordDigest (only for old devices)
 };
 
 struct DeviceInfo {
@@ -111,7 +111,7 @@ struct PtzStatus {
 struct Notification {
   std::string topic;  // "tns1:VideoSource/MotionAlarm" (prefix as sent by the device)
   std::string utcTime;
-  std::string operation;  // "Initialized", "Changed", "Deleted"
+  std::string operation;                                    // "Initialized", "Changed", "Deleted"
   std::vector<std::pair<std::string, std::string>> source;  // SimpleItem Name/Value
   std::vector<std::pair<std::string, std::string>> data;
 };

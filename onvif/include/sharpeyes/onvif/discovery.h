@@ -21,7 +21,7 @@ struct DiscoveredDevice {
   std::string manufacturer;
   std::string model;
   std::string serialNumber;
-  std::string name;  // from the onvif://www.onvif.org/name/ scope
+  std::string name;   // from the onvif://www.onvif.org/name/ scope
   std::string error;  // why enrich() could not ask the device (e.g. authentication failed)
 };
 

@@ -72,8 +72,7 @@ class OnvifRuntime {
 
   // Subscribes to the camera's events and keeps the subscription alive (renew, re-subscribe
   // with back-off after failures) until unwatch(). Returns a watch id.
-  uint64_t watchEvents(EventSource source, EventCallback onEvent,
-                       WatchStateCallback onState = {});
+  uint64_t watchEvents(EventSource source, EventCallback onEvent, WatchStateCallback onState = {});
   // Stops the watch; the device subscription is released in the background.
   void unwatch(uint64_t id);
 

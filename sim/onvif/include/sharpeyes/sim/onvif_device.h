@@ -39,12 +39,12 @@ namespace sharpeyes::sim {
 
 struct OnvifDeviceOptions {
   std::string address = "127.0.0.1";  // bound and advertised
-  uint16_t httpPort = 0;               // 0: pick a free port (read it back with httpPort())
+  uint16_t httpPort = 0;              // 0: pick a free port (read it back with httpPort())
   bool discovery = true;
   uint16_t discoveryPort = 3702;  // 0: pick a free port (unicast probes only, tests)
   std::string multicastGroup = "239.255.255.250";
   std::string multicastInterface = "127.0.0.1";  // IPv4 of the interface to join the group on
-  std::string username = "admin";  // empty: no authentication
+  std::string username = "admin";                // empty: no authentication
   std::string password = "admin";
   bool allowPasswordText = false;
   core::Duration maxClockSkew = std::chrono::minutes(5);

@@ -17,7 +17,7 @@ PKGS=(
   libyaml-cpp-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev libssl-dev
   libgtest-dev libgmock-dev
   vlc-bin vlc-plugin-base procps psmisc iproute2 curl
-  chromium wrk
+  chromium wrk fonts-wqy-microhei
 )
 
 missing=()

@@ -379,7 +379,7 @@ function renderAlertDetail() {
         } catch (e) { err.textContent = e.message; }
       } }, t(actionLabel[action])), err);
   }
-  box.replaceChildren(
+  box.replaceChildren(...[
     el('h2', {}, `${t(a.event.type)} · ${cam ? cam.name : a.event.camera}`, ' ', el('span', { class: `chip s${a.event.severity}` }, t('sev' + a.event.severity))),
     el('div', { class: 'muted' }, `${fmtTime(a.event.start)} · ${a.event.division} · ${a.event.rule} · ${t(a.event.object_class) || ''}`),
     a.event.has_snapshot ? el('img', { class: 'snapshot', src: `/api/events/${a.event.id}/snapshot` }) : null,
@@ -387,7 +387,7 @@ function renderAlertDetail() {
     el('div', { class: 'form-row' }, can('view_recordings') ? el('button', { id: 'jump-clip', onclick: () => jumpToClip(a.event) }, t('jumpToClip')) : null),
     el('h3', {}, t('history')),
     el('table', {}, el('tr', {}, el('th', {}, t('state')), el('th', {}, t('by')), el('th', {}, t('at')), el('th', {}, t('assignee')), el('th', {}, t('note'))),
-      a.history.map((h) => el('tr', {}, el('td', {}, t(h.step)), el('td', {}, h.user), el('td', {}, fmtTime(h.at)), el('td', {}, h.assignee), el('td', {}, h.note)))));
+      a.history.map((h) => el('tr', {}, el('td', {}, t(h.step)), el('td', {}, h.user), el('td', {}, fmtTime(h.at)), el('td', {}, h.assignee), el('td', {}, h.note))))].filter(Boolean));
 }
 
 // ---------------------------------------------------------------- health board

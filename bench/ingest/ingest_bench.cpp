@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -199,6 +200,8 @@ Result runOurs(const Args& a, int port, bool analytics, const fs::path& out) {
     c.recording.directory = out.string();
     c.recording.segmentLength = 10s;
     c.health.stallTimeout = 5s;
+    // Start-up storm: one server process prepares N media at once; give it time.
+    c.health.connectTimeout = 30s;
     if (analytics) {
       c.sub = ingest::StreamSource{"rtsp://127.0.0.1:" + std::to_string(port) + "/cam" +
                                    std::to_string(i) + "/sub"};
@@ -248,10 +251,15 @@ Result runFfmpeg(const Args& a, int port, const fs::path& out) {
   Result r;
   double rssKb = 0;
   for (pid_t p : pids) kill(p, SIGINT);  // ffmpeg finishes its open segment on SIGINT
+  const auto killAt = std::chrono::steady_clock::now() + 20s;
   for (pid_t p : pids) {
     int status = 0;
     rusage ru{};
-    wait4(p, &status, 0, &ru);
+    // An ffmpeg still stuck connecting may ignore SIGINT: SIGKILL after 20 s.
+    while (wait4(p, &status, WNOHANG, &ru) == 0) {
+      if (std::chrono::steady_clock::now() > killAt) kill(p, SIGKILL);
+      std::this_thread::sleep_for(50ms);
+    }
     r.cpu += cpuSeconds(ru);
     rssKb += static_cast<double>(ru.ru_maxrss);
   }
@@ -297,7 +305,7 @@ int main(int argc, char** argv) {
   const fs::path work = fs::absolute(a.workdir);
   fs::create_directories(work / "cache");
   // Long enough that no phase sees the clip end (a finished clip would end the RTSP session).
-  const int clipSeconds = a.seconds + 30;
+  const int clipSeconds = std::max(a.seconds + 30, 90);
   const std::string mainClip =
       (work / "cache" / ("main-1080p-i420-" + std::to_string(clipSeconds) + "s.mp4")).string();
   const std::string subClip =

@@ -695,5 +695,136 @@ TEST(AnalyticsEngine, ManyCamerasInOrderAcrossWorkers) {
   engine.stop();  // idempotent
 }
 
+// ---- ONNX: a tiny model written by the test itself (no download) ------------------------------
+
+namespace onnx_writer {
+// Just enough protobuf to write an ONNX ModelProto.
+void varint(std::string& out, uint64_t v) {
+  while (v >= 0x80) {
+    out.push_back(char((v & 0x7f) | 0x80));
+    v >>= 7;
+  }
+  out.push_back(char(v));
+}
+void key(std::string& out, int field, int wire) {
+  varint(out, uint64_t(field) << 3 | uint64_t(wire));
+}
+void num(std::string& out, int field, uint64_t v) {
+  key(out, field, 0);
+  varint(out, v);
+}
+void bytes(std::string& out, int field, const std::string& b) {
+  key(out, field, 2);
+  varint(out, b.size());
+  out += b;
+}
+std::string tensor(const std::string& name, const std::vector<int64_t>& dims, int type,
+                   const std::string& raw) {
+  std::string t;
+  for (int64_t d : dims) num(t, 1, uint64_t(d));
+  num(t, 2, uint64_t(type));
+  bytes(t, 8, name);
+  bytes(t, 9, raw);
+  return t;
+}
+std::string valueInfo(const std::string& name, const std::vector<int64_t>& dims) {
+  std::string shape;
+  for (int64_t d : dims) {
+    std::string dim;
+    num(dim, 1, uint64_t(d));
+    bytes(shape, 1, dim);
+  }
+  std::string tt;
+  num(tt, 1, 1);  // FLOAT
+  bytes(tt, 2, shape);
+  std::string type;
+  bytes(type, 1, tt);
+  std::string vi;
+  bytes(vi, 1, name);
+  bytes(vi, 2, type);
+  return vi;
+}
+std::string node(const std::vector<std::string>& in, const std::string& out,
+                 const std::string& op) {
+  std::string n;
+  for (const auto& i : in) bytes(n, 1, i);
+  bytes(n, 2, out);
+  bytes(n, 3, out + "_node");
+  bytes(n, 4, op);
+  return n;
+}
+template <typename T>
+std::string raw(const std::vector<T>& v) {
+  return std::string(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(T));
+}
+// A "detector" whose single output row is constant: Conv with zero weights over the whole
+// S x S input and the row as bias, reshaped to [1, 1, 6] (cx, cy, w, h, objectness, class).
+std::string constantDetector(int s, const std::vector<float>& row) {
+  std::string g;
+  std::string conv = node({"images", "w", "b"}, "conv", "Conv");
+  std::string kernel;  // AttributeProto kernel_shape: INTS [s, s]
+  bytes(kernel, 1, "kernel_shape");
+  num(kernel, 8, uint64_t(s));
+  num(kernel, 8, uint64_t(s));
+  num(kernel, 20, 7);
+  bytes(conv, 5, kernel);
+  bytes(g, 1, conv);
+  bytes(g, 1, node({"conv", "shape"}, "output", "Reshape"));
+  bytes(g, 2, "tiny");
+  bytes(g, 5, tensor("w", {6, 3, s, s}, 1, raw(std::vector<float>(size_t(6 * 3 * s * s), 0.f))));
+  bytes(g, 5, tensor("b", {6}, 1, raw(row)));
+  bytes(g, 5, tensor("shape", {3}, 7, raw(std::vector<int64_t>{1, 1, 6})));
+  bytes(g, 11, valueInfo("images", {1, 3, s, s}));
+  bytes(g, 12, valueInfo("output", {1, 1, 6}));
+  std::string opset;
+  bytes(opset, 1, "");
+  num(opset, 2, 13);
+  std::string m;
+  num(m, 1, 7);  // IR version
+  bytes(m, 2, "sharpeyes-test");
+  bytes(m, 7, g);
+  bytes(m, 8, opset);
+  return m;
+}
+}  // namespace onnx_writer
+
+TEST(AnalyticsDetector, OnnxModelRunsThroughOpenCvDnn) {
+  const int s = 32;
+  // A box filling the letterboxed region's left half, objectness 0.9, class score 0.8.
+  const std::vector<float> row{8.f, 16.f, 16.f, 32.f, 0.9f, 0.8f};
+  const auto path = std::filesystem::temp_directory_path() /
+                    ("sharpeyes_tiny_" + std::to_string(::getpid()) + ".onnx");
+  {
+    std::ofstream out(path, std::ios::binary);
+    out << onnx_writer::constantDetector(s, row);
+  }
+  DetectorConfig dc;
+  dc.kind = DetectorKind::kOnnx;
+  dc.modelPath = path.string();
+  dc.inputSize = s;
+  dc.classNames = {"person"};
+  auto det = makeBuiltinDetector(dc);
+  ASSERT_TRUE(det.ok()) << det.error().describe();
+  Synth synth;
+  cv::Mat img = synth.render({walker(0.4)});
+  ImageView v{img.cols, img.rows, int(img.step[0]), core::PixelFormat::kBgr24, img.data};
+  // Region 0.4,0.4 0.04x0.16 -> grown by 25 % each side: x 0.39..0.45, y 0.36..0.6 (38x86 px).
+  const auto found = det.value()->detect(v, {0.4f, 0.4f, 0.04f, 0.16f});
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_EQ(found[0].objectClass, "person");
+  EXPECT_NEAR(found[0].score, 0.72f, 1e-3);
+  // Mapped back to the frame: inside the grown region.
+  EXPECT_GE(found[0].box.x, 0.38f);
+  EXPECT_LE(found[0].box.x + found[0].box.w, 0.46f);
+  EXPECT_GE(found[0].box.y, 0.35f);
+  EXPECT_LE(found[0].box.y + found[0].box.h, 0.61f);
+  // Below the score threshold: nothing.
+  dc.minScore = 0.8f;
+  auto strict = makeBuiltinDetector(dc);
+  ASSERT_TRUE(strict.ok());
+  EXPECT_TRUE(strict.value()->detect(v, {0.4f, 0.4f, 0.04f, 0.16f}).empty());
+  std::filesystem::remove(path);
+}
+
 }  // namespace
 }  // namespace sharpeyes::analytics

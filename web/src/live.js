@@ -16,6 +16,7 @@ export class LivePlayer {
     };
   }
   onMessage(m) {
+    if (this.closed) return;
     if (typeof m.data === 'string') {
       const msg = JSON.parse(m.data);
       if (msg.type === 'init') this.startSource(msg.mime);
@@ -31,19 +32,24 @@ export class LivePlayer {
     this.queue = [];
     this.ms = new MediaSource();
     this.video.src = URL.createObjectURL(this.ms);
-    this.ms.addEventListener('sourceopen', () => {
-      this.sb = this.ms.addSourceBuffer(mime);
+    const ms = this.ms;
+    this.sb = null;
+    ms.addEventListener('sourceopen', () => {
+      if (this.closed || ms !== this.ms) return;
+      this.sb = ms.addSourceBuffer(mime);
       this.sb.mode = 'segments';
       this.sb.addEventListener('updateend', () => { this.trim(); this.pump(); });
       this.pump();
     }, { once: true });
     this.onStatus('playing');
   }
+  usable() { return !this.closed && this.sb && this.ms && this.ms.readyState === 'open'; }
   pump() {
-    if (!this.sb || this.sb.updating || this.queue.length === 0) return;
+    if (!this.usable() || this.sb.updating || this.queue.length === 0) return;
     try { this.sb.appendBuffer(this.queue.shift()); } catch (e) { this.queue = []; }
   }
   trim() {
+    if (!this.usable()) return; // a late updateend after close() or a new init segment
     const v = this.video, b = this.sb.buffered;
     if (b.length === 0) return;
     const end = b.end(b.length - 1);
@@ -53,7 +59,7 @@ export class LivePlayer {
     if (end - b.start(0) > 30 && !this.sb.updating) { try { this.sb.remove(b.start(0), end - 10); } catch {} }
   }
   close() {
-    this.closed = true; clearTimeout(this.retry);
+    this.closed = true; clearTimeout(this.retry); this.sb = null;
     try { this.ws.close(); } catch {}
     if (this.video.src) { URL.revokeObjectURL(this.video.src); this.video.removeAttribute('src'); this.video.load(); }
   }

@@ -297,7 +297,7 @@ function toast(a) {
     `${cam ? cam.name : a.event.camera} · ${t(a.event.type)} · ${fmtTime(a.event.start)}`);
   document.getElementById('toast')?.remove();
   document.body.append(n);
-  setTimeout(() => n.remove(), 6000);
+  setTimeout(() => n.remove(), 15000); // long enough to be seen on a busy desk
 }
 
 // ---------------------------------------------------------------- alert desk

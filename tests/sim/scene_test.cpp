@@ -1,6 +1,7 @@
 // SceneRenderer: determinism, ground truth against the rendered pixels, and each effect.
 
 #include "sharpeyes/sim/scene.h"
+#include "sharpeyes/sim/sim.h"
 
 #include <gtest/gtest.h>
 
@@ -319,6 +320,28 @@ TEST(ViewWindow, ZoomAndPanCropAWiderWorld) {
   const auto panned = scene.truthAt(index, kFps, ViewWindow{-1, 0, 0});
   EXPECT_NEAR(panned[0].box.x, wide[0].box.x + 0.5f, 1e-3);
   EXPECT_GT(meanAbsDiff(renderFrame(empty, index, {-1, 0, 0}), renderFrame(empty, index)), 5);
+}
+
+TEST(Fault, NamesRoundTripAndAliasesParse) {
+  for (Fault f : {Fault::kClear, Fault::kStopSending, Fault::kDropConnections, Fault::kRefuse,
+                  Fault::kRestart}) {
+    auto parsed = parseFault(toString(f));
+    ASSERT_TRUE(parsed.ok());
+    EXPECT_EQ(*parsed, f);
+  }
+  EXPECT_EQ(*parseFault("stall"), Fault::kStopSending);
+  EXPECT_EQ(*parseFault("drop"), Fault::kDropConnections);
+  EXPECT_EQ(*parseFault("none"), Fault::kClear);
+  EXPECT_EQ(parseFault("explode").error().code, core::ErrorCode::kInvalidArgument);
+}
+
+TEST(SimServer, RejectsBadOptionsWithoutStarting) {
+  SimOptions o;
+  o.cameras = 0;
+  EXPECT_EQ(SimServer::start(o).error().code, core::ErrorCode::kInvalidArgument);
+  o.cameras = 2;
+  o.ptzCameras = {5};
+  EXPECT_EQ(SimServer::start(o).error().code, core::ErrorCode::kInvalidArgument);
 }
 
 }  // namespace

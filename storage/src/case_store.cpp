@@ -212,6 +212,18 @@ class DbCaseStore final : public CaseStore {
     return e;
   }
 
+  core::Result<void> appendAuditMany(
+      const Actor& actor, const std::string& action,
+      const std::vector<std::pair<std::string, std::string>>& targetsAndDetails) override {
+    auto tx = detail::Tx::begin(db_);
+    if (!tx) return tx.error();
+    for (const auto& [target, details] : targetsAndDetails) {
+      auto e = appendLocked(actor, action, target, details);
+      if (!e) return e.error();
+    }
+    return (*tx)->commit();
+  }
+
   core::Result<std::vector<AuditEntry>> auditLog(int64_t afterSeq, int limit) override {
     auto rows = db_.query(
         "SELECT seq, at_us, actor, action, target, origin, details, prev_hash, hash FROM "

@@ -186,17 +186,18 @@ class RetentionImpl final : public Retention {
     for (const auto& d : plan.deletions) ids.push_back(d.id);
     auto dropped = index_.dropGarbageMany(ids);
     if (!dropped) return dropped;
+    std::vector<std::pair<std::string, std::string>> audit;
     for (const auto& d : plan.deletions) {
       const core::Segment& s = *byId.at(d.id);
       ++report.deleted;
       report.bytesFreed += s.bytes;
       report.actions.push_back("deleted " + s.path + " (" + d.reason + ")");
-      if (cases_ != nullptr) {
-        auto a = cases_->appendAudit({"retention", "gateway"}, "delete", s.path,
-                                     d.reason + " " + core::formatIso8601(s.start) + " " +
-                                         std::to_string(s.bytes) + " bytes sha256 " + s.sha256);
-        if (!a) return a.error();
-      }
+      audit.emplace_back(s.path, d.reason + " " + core::formatIso8601(s.start) + " " +
+                                     std::to_string(s.bytes) + " bytes sha256 " + s.sha256);
+    }
+    if (cases_ != nullptr) {
+      auto a = cases_->appendAuditMany({"retention", "gateway"}, "delete", audit);
+      if (!a) return a;
     }
     return {};
   }

@@ -35,9 +35,10 @@ case "$cmd" in
     as_pg "$bindir/initdb" -D "$tmp/data" -U "$user" --auth=trust -E UTF8 --locale=C >"$tmp/initdb.log" 2>&1 \
       || { cat "$tmp/initdb.log" >&2; exit 1; }
     port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-    # fsync=off: a test server's durability is irrelevant and fsync is slow on CI disks.
+    # fsync=off by default: a test server's durability is irrelevant and fsync is slow on CI
+    # disks; the benchmark sets PG_FIXTURE_FSYNC=on to compare like with like.
     as_pg "$bindir/pg_ctl" -D "$tmp/data" -l "$tmp/server.log" -w -t 60 \
-      -o "-c listen_addresses=127.0.0.1 -p $port -k $tmp -c fsync=off -c max_connections=200" start >/dev/null \
+      -o "-c listen_addresses=127.0.0.1 -p $port -k $tmp -c fsync=${PG_FIXTURE_FSYNC:-off} -c max_connections=200" start >/dev/null \
       || { cat "$tmp/server.log" >&2; exit 1; }
     echo "host=127.0.0.1 port=$port user=$user" > "$state/conninfo"
     echo "pg_fixture: PostgreSQL on 127.0.0.1:$port ($tmp)"

@@ -15,6 +15,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "sharpeyes/core/camera_id.h"
@@ -105,6 +106,11 @@ class CaseStore {
   virtual core::Result<AuditEntry> appendAudit(const Actor& actor, const std::string& action,
                                                const std::string& target,
                                                const std::string& details) = 0;
+  // Many entries of one actor and action in one transaction (retention sweeps): each pair is
+  // (target, details).
+  virtual core::Result<void> appendAuditMany(
+      const Actor& actor, const std::string& action,
+      const std::vector<std::pair<std::string, std::string>>& targetsAndDetails) = 0;
   // Entries with seq > afterSeq, oldest first.
   virtual core::Result<std::vector<AuditEntry>> auditLog(int64_t afterSeq, int limit) = 0;
   virtual core::Result<AuditReport> verifyAudit() = 0;

@@ -16,8 +16,11 @@ namespace sharpeyes::ingest {
 
 namespace {
 
-constexpr int kMaxFramesOutstanding = 2;           // frames a slow consumer may hold before drops
-constexpr guint kRtspLatencyMs = 200;              // jitterbuffer: small, bounds memory per camera
+constexpr int kMaxFramesOutstanding = 2;  // frames a slow consumer may hold before drops
+// Jitterbuffer: small, bounds memory per camera. No drop-on-latency: on a loaded machine every
+// packet can be late against a 200 ms deadline, and a recorder must not drop data for lateness
+// (seen at 100 cameras: cameras never delivered a first frame).
+constexpr guint kRtspLatencyMs = 200;
 constexpr guint64 kFragmentDurationMs = 1000;      // kill -9 loses at most this much plus buffers
 constexpr guint64 kRecorderQueueBytes = 4u << 20;  // per camera, when the recorder lags (tee)
 constexpr auto kSegmentSlack = std::chrono::milliseconds(100);
@@ -150,7 +153,7 @@ core::Result<void> Session::start() {
                               ? GST_RTSP_LOWER_TRANS_TCP
                               : (GST_RTSP_LOWER_TRANS_UDP | GST_RTSP_LOWER_TRANS_TCP);
   g_object_set(src, "location", spec_.source.url.c_str(), "protocols", protocols, "latency",
-               kRtspLatencyMs, "drop-on-latency", TRUE, "do-retransmission", FALSE, "tcp-timeout",
+               kRtspLatencyMs, "drop-on-latency", FALSE, "do-retransmission", FALSE, "tcp-timeout",
                toUs(spec_.connectTimeout), "teardown-timeout",
                static_cast<guint64>(200 * GST_MSECOND), "user-agent", "sharpeyes", nullptr);
   if (!spec_.source.username.empty()) {

@@ -330,9 +330,19 @@ TEST(HttpServerWebSocket, EchoFanOutAndRefusal) {
   EXPECT_EQ(m->size(), 100000u);
   EXPECT_EQ(op, 2);
   EXPECT_EQ(b.wsRead()->size(), 100000u);
+  // The clients read (and answer the close frames) while the server stops, so the close
+  // handshakes complete instead of running into stop()'s grace period.
+  std::atomic<bool> aClosed{false}, bClosed{false};
+  std::thread ra([&] { aClosed = !a.wsRead().has_value(); });
+  std::thread rb([&] { bClosed = !b.wsRead().has_value(); });
+  auto t0 = std::chrono::steady_clock::now();
   s.stop();  // open WebSockets get a close frame and onClose runs
-  EXPECT_FALSE(a.wsRead().has_value());
+  ra.join();
+  rb.join();
+  EXPECT_TRUE(aClosed.load());
+  EXPECT_TRUE(bClosed.load());
   EXPECT_EQ(closed.load(), 2);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(3));
 }
 
 TEST(Prometheus, TextExposition) {

@@ -206,6 +206,7 @@ class Conn {
           if (op == 8) {  // close: answer it, as a well-behaved peer does
             std::string f("\x88\x80\0\0\0\0", 6);
             sendAll(f);
+            ::shutdown(fd_, SHUT_WR);  // and end our side of the TCP stream, as browsers do
             return std::nullopt;
           }
           if (op == 9 || op == 10) continue;  // ping/pong

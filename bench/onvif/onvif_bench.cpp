@@ -25,8 +25,10 @@
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
+#include <sstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "sharpeyes/onvif/client.h"
 #include "sharpeyes/onvif/discovery.h"
@@ -53,7 +55,7 @@ double secondsSince(Clock::time_point t) {
 
 // Child: sim + device; writes "httpPort discoveryPort\n" to `fd`, then serves until killed.
 [[noreturn]] void runDevice(int cameras, int fd, uint16_t discoveryPort) {
-  auto opts = testing::smallSimOptions(cameras, {});
+  auto opts = sharpeyes::testing::smallSimOptions(cameras, {});
   opts.distinctScenes = 1;
   auto sim = sim::SimServer::start(opts);
   if (!sim.ok()) {
@@ -70,8 +72,9 @@ double secondsSince(Clock::time_point t) {
     std::fprintf(stderr, "device: %s\n", d.error().describe().c_str());
     _exit(1);
   }
-  const std::string line =
+  std::string line =
       std::to_string((*d)->httpPort()) + " " + std::to_string((*d)->discoveryPort()) + "\n";
+  for (int i = 0; i < cameras; ++i) line += (*d)->deviceUrl(i) + "\n";
   (void)!write(fd, line.data(), line.size());
   close(fd);
   for (;;) pause();
@@ -88,6 +91,8 @@ uint16_t freeUdpPort() {
   ::close(fd);
   return ntohs(a.sin_port);
 }
+
+const std::vector<std::string>* gUrls = nullptr;
 
 bool rawRoundTrip(uint16_t port, const std::string& path) {
   static const std::string body =
@@ -124,9 +129,8 @@ double rawBaseline(uint16_t port, int cameras, int perCamera, int threads, doubl
   for (int t = 0; t < threads; ++t) {
     pool.emplace_back([&] {
       for (int i; (i = next++) < cameras * perCamera;) {
-        char cam[16];
-        std::snprintf(cam, sizeof cam, "cam%02d", i % cameras + 1);
-        rawRoundTrip(port, std::string("/onvif/") + cam + "/device_service");
+        const std::string& u = (*gUrls)[static_cast<size_t>(i % cameras)];
+        rawRoundTrip(port, u.substr(u.find("/onvif/")));
       }
     });
   }
@@ -149,20 +153,23 @@ int main(int argc, char** argv) {
     runDevice(cameras, fds[1], discoveryPort);
   }
   close(fds[1]);
-  char buf[64] = {0};
-  size_t got = 0;
-  while (got < sizeof buf - 1) {
-    const ssize_t n = read(fds[0], buf + got, sizeof buf - 1 - got);
-    if (n <= 0) break;
-    got += static_cast<size_t>(n);
-    if (std::memchr(buf, '\n', got) != nullptr) break;
-  }
+  std::string text;
+  char chunk[4096];
+  for (ssize_t n; (n = read(fds[0], chunk, sizeof chunk)) > 0;)
+    text.append(chunk, static_cast<size_t>(n));
   unsigned httpPort = 0, discPort = 0;
-  if (std::sscanf(buf, "%u %u", &httpPort, &discPort) != 2) {
+  std::vector<std::string> urls;
+  {
+    std::istringstream in(text);
+    in >> httpPort >> discPort;
+    for (std::string u; in >> u;) urls.push_back(u);
+  }
+  if (httpPort == 0 || urls.size() != static_cast<size_t>(cameras)) {
     std::fprintf(stderr, "device did not start\n");
     kill(child, SIGKILL);
     return 1;
   }
+  gUrls = &urls;
   auto cleanup = [&] {
     kill(child, SIGTERM);
     waitpid(child, nullptr, 0);
@@ -190,10 +197,7 @@ int main(int argc, char** argv) {
   {
     onvif::OnvifRuntime runtime(4);
     for (int i = 0; i < cameras; ++i) {
-      char cam[16];
-      std::snprintf(cam, sizeof cam, "cam%02d", i + 1);
-      const std::string url =
-          "http://127.0.0.1:" + std::to_string(httpPort) + "/onvif/" + cam + "/device_service";
+      const std::string& url = urls[static_cast<size_t>(i)];
       runtime.resolveStreams(url, creds, call, [&](core::Result<onvif::ResolvedStreams> r) {
         std::lock_guard lock(mu);
         ++done;
@@ -219,12 +223,9 @@ int main(int argc, char** argv) {
   {
     onvif::OnvifRuntime runtime(2);
     for (int i = 0; i < cameras; ++i) {
-      char cam[16];
-      std::snprintf(cam, sizeof cam, "cam%02d", i + 1);
       onvif::EventSource src;
-      src.camera = *core::CameraId::parse(cam);
-      src.address =
-          "http://127.0.0.1:" + std::to_string(httpPort) + "/onvif/" + cam + "/device_service";
+      src.camera = *core::CameraId::parse("cam" + std::to_string(i + 1));
+      src.address = urls[static_cast<size_t>(i)];
       src.credentials = creds;
       src.watch.pollInterval = 1s;
       runtime.watchEvents(

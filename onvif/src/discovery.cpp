@@ -104,6 +104,7 @@ Result<std::vector<DiscoveredDevice>> runProbe(const std::string& endpoint, bool
     }
     soap->ipv4_multicast_ttl = static_cast<unsigned char>(std::clamp(options.ttl, 1, 255));
   }
+  soap->rcvbuf = 1 << 20;  // many cameras answer at once
   // Bind first: the probe then leaves from this socket and the unicast answers come back to it.
   if (!soap_valid_socket(soap_bind(soap.get(), nullptr, 0, 16))) {
     return makeError(ErrorCode::kUnavailable, "discovery: cannot bind a UDP socket");

@@ -560,6 +560,11 @@ class ProbeResponder : public ss::WsddHandler {
                                  messageId, nullptr, &matches) == SOAP_OK) {
         ++d_.probesAnswered;
       }
+      // WS-Discovery asks responders to spread answers (APP_MAX_DELAY, 500 ms); a burst of 100
+      // datagrams would also overflow the prober's receive buffer on loopback.
+      if (d_.cameraCount() > 4) {
+        std::this_thread::sleep_for(std::chrono::microseconds(400000 / d_.cameraCount()));
+      }
     }
     return SOAP_WSDD_ADHOC;
   }

@@ -1,6 +1,7 @@
 // `sharpeyes sim`: the camera simulator as a process (demo, benchmarks, other processes' tests).
 // Prints one line per camera and then a "ready" line on stdout, serves until SIGINT/SIGTERM.
 #include <signal.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
@@ -51,6 +52,8 @@ bool parsePtz(const std::string& list, int cameras, std::vector<int>& out, std::
 }
 
 int runSim(const SimArgs& a) {
+  // stdout carries the camera list and the "ready" line that scripts parse; logs go to stderr.
+  spdlog::set_default_logger(spdlog::stderr_color_mt("sim"));
   sim::SimOptions o;
   o.cameras = a.cameras;
   o.address = a.address;

@@ -53,7 +53,9 @@ core::Result<void> durableRename(const std::string& from, const std::string& to)
 
 core::Result<void> durableUnlink(const std::string& path) {
   if (::unlink(path.c_str()) != 0 && errno != ENOENT) return errnoError(errno, "unlink " + path);
-  return fsyncDir(std::filesystem::path(path).parent_path().string());
+  auto r = fsyncDir(std::filesystem::path(path).parent_path().string());
+  if (!r && r.error().code == core::ErrorCode::kNotFound) return {};  // the directory went too
+  return r;
 }
 
 }  // namespace sharpeyes::storage::detail

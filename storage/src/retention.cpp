@@ -180,7 +180,8 @@ class RetentionImpl final : public Retention {
     }
     for (const auto& dir : dirs) {
       auto s = detail::fsyncDir(dir);
-      if (!s) return s;
+      // A directory that no longer exists holds no entry to make durable.
+      if (!s && s.error().code != core::ErrorCode::kNotFound) return s;
     }
     std::vector<int64_t> ids;
     for (const auto& d : plan.deletions) ids.push_back(d.id);

@@ -27,7 +27,7 @@ wait_for_line() {  # file pattern seconds
 }
 
 echo "demo: starting the simulator (8 cameras; the first run encodes the scenes once, ~1-2 min)"
-"$BIN" sim --cameras 8 --scenes 4 --port 8554 --control-port 8555 --cache-dir var/sim-cache \
+"$BIN" sim --cameras 8 --scenes 2 --port 8554 --control-port 8555 --cache-dir var/sim-cache \
   >var/log/sim.out 2>var/log/sim.log &
 pids+=($!)
 wait_for_line var/log/sim.out "ready" 600
@@ -38,5 +38,6 @@ pids+=($!)
 wait_for_line var/log/gateway.log "listening" 60
 
 echo "demo: gateway on http://127.0.0.1:8080  (metrics: /metrics, cameras: /api/cameras)"
-echo "demo: fault injection: echo 'fault cam03 stop-sending 8' | nc 127.0.0.1 8555"
+echo "demo: to see a camera stall and recover, in another terminal:"
+echo "      exec 3<>/dev/tcp/127.0.0.1/8555; echo 'fault cam03 stop-sending 8' >&3; head -1 <&3"
 "$BIN" status --url http://127.0.0.1:8080 --watch

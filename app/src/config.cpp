@@ -2,11 +2,13 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <set>
 #include <sstream>
 
+#include "config_analytics.h"
 #include "sharpeyes/core/util.h"
 
 namespace sharpeyes::app {
@@ -203,6 +205,18 @@ GatewayConfig parseRoot(const YAML::Node& root, const std::string& file) {
     auto entry = readCamera(cam, d, cfg, cfg.recordingDir());
     if (!ids.insert(entry.ingest.id.str()).second) {
       cam.fail("id", "duplicate camera id '" + entry.ingest.id.str() + "'");
+    }
+    // The analytics section is read here so that a bad rule fails at start with its line.
+    auto ac = readCameraAnalytics(entry.analytics, file, cam.childPath("analytics"),
+                                  entry.ingest.id, entry.ingest.division, cfg.analyticsDefaults);
+    if (ac.enabled && !ac.rules.empty()) {
+      // Rules that look at pictures need the decoded feed; signal loss alone does not.
+      const bool needsFrames = std::any_of(ac.rules.begin(), ac.rules.end(), [](const auto& r) {
+        return r.enabled && r.type != analytics::RuleType::kSignalLoss;
+      });
+      if (needsFrames && !cam.optionalMap("feed").has_value())
+        entry.ingest.analytics.enabled = true;
+      entry.analyticsConfig = std::move(ac);
     }
     cfg.cameras.push_back(std::move(entry));
   }

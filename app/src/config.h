@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "sharpeyes/analytics/config.h"
 #include "sharpeyes/core/division.h"
 #include "sharpeyes/ingest/ingest.h"
 #include "yaml_util.h"
@@ -28,6 +29,9 @@ struct CameraEntry {
   YAML::Node
       analytics;  // the camera's `analytics:` section, parsed by the analytics module's reader
   std::string analyticsPath;  // "cameras[3].analytics", for messages
+  // The camera's analytics (defaults.analytics merged with its own section); nullopt when it has
+  // none or they are disabled.
+  std::optional<analytics::CameraAnalyticsConfig> analyticsConfig;
 };
 
 struct HttpConfig {

@@ -144,5 +144,18 @@ TEST_F(ConfigTest, ErrorMessagesNeverContainThePassword) {
   EXPECT_EQ(err.find("s3cret"), std::string::npos) << err;
 }
 
+TEST(DemoConfig, TheShippedDemoConfigIsValid) {
+  const auto cfg = loadGatewayConfig(std::string(SHARPEYES_SOURCE_DIR) + "/examples/demo.yaml");
+  ASSERT_EQ(cfg.cameras.size(), 8u);
+  for (const auto& cam : cfg.cameras) {
+    EXPECT_TRUE(cfg.division.contains(cam.ingest.division)) << cam.ingest.id.str();
+    ASSERT_TRUE(cam.analyticsConfig.has_value()) << cam.ingest.id.str();
+    EXPECT_TRUE(cam.ingest.analytics.enabled);
+  }
+  // Defaults (tamper, video loss) plus cam01's own tripwire and fence.
+  EXPECT_EQ(cfg.cameras[0].analyticsConfig->rules.size(), 4u);
+  EXPECT_EQ(cfg.cameras[1].analyticsConfig->rules.size(), 2u);
+}
+
 }  // namespace
 }  // namespace sharpeyes::app

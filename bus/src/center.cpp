@@ -465,14 +465,21 @@ class CenterImpl final : public Center {
       ++storeErrors_;
       return;
     }
-    std::string body = "{\"v\":1,\"type\":\"replay_batch\",\"more\":";
-    body += rows->size() == kReplayMax ? "true" : "false";
-    body += ",\"alerts\":[";
-    for (size_t i = 0; i < rows->size(); ++i) {
-      if (i) body += ',';
-      body += alertJson((*rows)[i].localSeq, (*rows)[i].eventJson);
+    // A batch stays under the 64 KiB metadata limit every receiver enforces; "more" says ask again.
+    std::string alerts;
+    bool more = rows->size() == kReplayMax;
+    for (const auto& row : *rows) {
+      std::string a = alertJson(row.localSeq, row.eventJson);
+      if (!alerts.empty() && alerts.size() + a.size() > 48 * 1024) {
+        more = true;
+        break;
+      }
+      if (!alerts.empty()) alerts += ',';
+      alerts += a;
     }
-    body += "]}";
+    std::string body = "{\"v\":1,\"type\":\"replay_batch\",\"more\":";
+    body += more ? "true" : "false";
+    body += ",\"alerts\":[" + alerts + "]}";
     reply(evt_, rid, body);
   }
 

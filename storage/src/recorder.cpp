@@ -48,6 +48,14 @@ std::optional<ParsedSegmentPath> parseSegmentRelativePath(std::string_view relat
   auto camera = core::CameraId::parse(it->string());
   if (!camera) return std::nullopt;
   const std::string stem = p.stem().string();  // <camera>_<YYYYMMDDTHHMMSS.ffffff>Z
+  // Ingest's splitmuxsink names files <camera>-<start in Unix milliseconds>.
+  const std::string millisPrefix = camera->str() + "-";
+  if (stem.rfind(millisPrefix, 0) == 0 && stem.size() > millisPrefix.size() &&
+      stem.size() - millisPrefix.size() <= 15 &&
+      stem.find_first_not_of("0123456789", millisPrefix.size()) == std::string::npos) {
+    const long long ms = std::stoll(stem.substr(millisPrefix.size()));
+    return ParsedSegmentPath{*camera, core::fromUnixMicros(ms * 1000)};
+  }
   const std::string prefix = camera->str() + "_";
   if (stem.rfind(prefix, 0) != 0) return std::nullopt;
   const std::string ts = stem.substr(prefix.size());

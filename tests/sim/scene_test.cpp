@@ -1,12 +1,13 @@
 // SceneRenderer: determinism, ground truth against the rendered pixels, and each effect.
 
 #include "sharpeyes/sim/scene.h"
-#include "sharpeyes/sim/sim.h"
 
 #include <gtest/gtest.h>
 
 #include <opencv2/core.hpp>
 #include <opencv2/imgproc.hpp>
+
+#include "sharpeyes/sim/sim.h"
 
 namespace sharpeyes::sim {
 namespace {

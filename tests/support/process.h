@@ -76,7 +76,9 @@ class ChildProcess {
   // Waits for `text` in stdout or stderr.
   bool waitForOutput(const std::string& text, std::chrono::milliseconds timeout) const {
     return waitFor(
-        [&] { return out().find(text) != std::string::npos || err().find(text) != std::string::npos; },
+        [&] {
+          return out().find(text) != std::string::npos || err().find(text) != std::string::npos;
+        },
         timeout);
   }
 

@@ -1,5 +1,6 @@
 // `sharpeyes gateway` and `sharpeyes status`.
 #include <signal.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -39,7 +40,11 @@ sigset_t blockTerminationSignals() {
 }
 
 int runGateway(const GatewayArgs& args) {
+  // Logs go to stderr (stdout is for command output), every line flushed at once.
+  spdlog::set_default_logger(spdlog::stderr_color_mt("gateway"));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  // Operators and supervisors tail the log: every line reaches the file at once.
+  spdlog::flush_on(spdlog::level::trace);
   if (args.verbose) spdlog::set_level(spdlog::level::debug);
   GatewayConfig config;
   try {

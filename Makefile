@@ -2,7 +2,7 @@
 PRESET ?= default
 BUILD_DIR ?= build
 
-.PHONY: all deps configure build test demo lint format clean
+.PHONY: all deps configure build test demo bench lint format clean
 
 all: build
 
@@ -21,6 +21,11 @@ test: build
 
 demo: build
 	bash deploy/demo.sh
+
+# Benchmarks (bench/): built in build-bench (Release); each prints its ratio to a baseline.
+bench: deps
+	cmake --preset bench
+	cmake --build --preset bench
 
 lint:
 	bash deploy/lint.sh

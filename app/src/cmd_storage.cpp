@@ -363,9 +363,12 @@ void addStorageCommands(CLI::App& app, int& exitCode) {
                {"title", (*c)->title},
                {"items", json::array()},
                {"holds", json::array()}};
-      for (const auto& i : *s.items(cs->id))
-        out["items"].push_back({{"kind", i.kind}, {"ref", i.ref}});
-      for (const auto& h : *s.holds(cs->id)) {
+      auto items = s.items(cs->id);
+      if (!items) return fail("case show", items.error());
+      auto holds = s.holds(cs->id);
+      if (!holds) return fail("case show", holds.error());
+      for (const auto& i : *items) out["items"].push_back({{"kind", i.kind}, {"ref", i.ref}});
+      for (const auto& h : *holds) {
         out["holds"].push_back({{"id", h.id},
                                 {"camera", h.camera.str()},
                                 {"range", rangeJson(h.range)},

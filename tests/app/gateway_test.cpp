@@ -99,6 +99,18 @@ class GatewayTest : public ::testing::Test {
     return out;
   }
 
+  // One field of one camera in /api/cameras; `fallback` while the camera is not listed yet.
+  template <typename T>
+  static T field(const std::string& url, const std::string& id, const char* key, T fallback) {
+    const auto cams = cameras(url);
+    const auto it = cams.find(id);
+    if (it == cams.end() || !it->second.is_object()) return fallback;
+    return it->second.value(key, fallback);
+  }
+  static std::string stateOf(const std::string& url, const std::string& id) {
+    return field<std::string>(url, id, "state", "");
+  }
+
   static bool allStreaming(const std::string& url, int n) {
     const auto cams = cameras(url);
     int streaming = 0;
@@ -194,19 +206,17 @@ TEST_F(GatewayTest, StalledCameraReconnectsLeavesAGapAndOthersAreUnaffected) {
   std::set<std::string> seen;
   ASSERT_TRUE(waitFor(
       [&] {
-        const auto cams = cameras(url);
-        if (cams.count("cam02")) seen.insert(cams.at("cam02").value("state", ""));
+        seen.insert(stateOf(url, "cam02"));
         // cam01 and cam03 keep streaming throughout.
-        EXPECT_EQ(cams.at("cam01").value("state", ""), "streaming");
-        EXPECT_EQ(cams.at("cam03").value("state", ""), "streaming");
+        EXPECT_EQ(stateOf(url, "cam01"), "streaming");
+        EXPECT_EQ(stateOf(url, "cam03"), "streaming");
         return seen.count("stalled") && (seen.count("reconnecting") || seen.count("connecting"));
       },
       30s))
       << gw.err();
-  ASSERT_TRUE(waitFor([&] { return cameras(url)["cam02"].value("state", "") == "streaming"; }, 60s))
-      << gw.err();
-  EXPECT_GE(cameras(url)["cam02"].value("reconnects", 0), 1);
-  EXPECT_GE(cameras(url)["cam02"].value("stalls", 0), 1);
+  ASSERT_TRUE(waitFor([&] { return stateOf(url, "cam02") == "streaming"; }, 60s)) << gw.err();
+  EXPECT_GE(field(url, "cam02", "reconnects", 0), 1);
+  EXPECT_GE(field(url, "cam02", "stalls", 0), 1);
   // Let cam02 record again after the gap.
   const auto before = recordedOf("cam02");
   ASSERT_TRUE(waitFor([&] { return recordedOf("cam02") >= before + 4s; }, 60s));
@@ -262,12 +272,10 @@ TEST_F(GatewayTest, UnreachableCameraGoesOfflineWhileOthersRecord) {
       "  - id: cam-dead\n    division: \"510603101209\"\n    main: rtsp://127.0.0.1:9/nothing\n";
   ChildProcess gw;
   const auto url = startGateway(gw, writeConfig(dead), "gw");
-  ASSERT_TRUE(
-      waitFor([&] { return cameras(url)["cam-dead"].value("state", "") == "offline"; }, 60s))
-      << gw.err();
+  ASSERT_TRUE(waitFor([&] { return stateOf(url, "cam-dead") == "offline"; }, 60s)) << gw.err();
   ASSERT_TRUE(waitFor([&] { return allStreaming(url, 3); }, 60s));
   ASSERT_TRUE(waitFor([&] { return recordedOf("cam01") >= 4s; }, 60s));
-  EXPECT_FALSE(cameras(url)["cam-dead"].value("reason", "").empty());
+  EXPECT_FALSE(field<std::string>(url, "cam-dead", "reason", "").empty());
   gw.kill(SIGTERM);
   EXPECT_EQ(gw.wait(30s), std::optional<int>(0)) << gw.err();
 }

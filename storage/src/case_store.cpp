@@ -11,16 +11,12 @@ namespace {
 
 using core::ErrorCode;
 using core::makeError;
+using detail::micros;
+using detail::nowMicros;
 using detail::Row;
 using detail::Value;
 
 const std::string kGenesis(64, '0');
-
-int64_t nowMicros() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 std::string auditHash(const std::string& prev, int64_t seq, int64_t atUs, const std::string& actor,
                       const std::string& action, const std::string& target,

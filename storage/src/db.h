@@ -6,6 +6,7 @@
 // Thread-safety: one connection, serialised by a recursive mutex. A Tx holds the mutex for its
 // whole life, so a transaction's statements never interleave with another thread's.
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -15,8 +16,20 @@
 #include <vector>
 
 #include "sharpeyes/core/result.h"
+#include "sharpeyes/core/time.h"
 
 namespace sharpeyes::storage::detail {
+
+// Row timestamps: wall-clock microseconds since the Unix epoch, as every table stores them.
+inline int64_t nowMicros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+inline int64_t micros(core::Duration d) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(d).count();
+}
 
 using Value = std::variant<std::monostate, int64_t, double, std::string>;
 

@@ -13,6 +13,8 @@ namespace {
 
 using core::ErrorCode;
 using core::makeError;
+using detail::micros;
+using detail::nowMicros;
 using detail::Row;
 using detail::Value;
 
@@ -20,16 +22,6 @@ constexpr const char* kColumns =
     "seq, id, phase, camera, division, rule, type, severity, object_class, track_id, box_x, "
     "box_y, box_w, box_h, zone, start_us, end_us, media_time_us, snapshot_path, clip_start_us, "
     "clip_end_us, attributes";
-
-int64_t nowMicros() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-int64_t micros(core::Duration d) {
-  return std::chrono::duration_cast<std::chrono::microseconds>(d).count();
-}
 
 core::Event toEvent(const Row& r) {
   core::Event e;

@@ -153,12 +153,6 @@ std::string forDialect(const std::string& sql, Dialect d) {
   return out;
 }
 
-int64_t nowMicros() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 }  // namespace
 
 int latestSchemaVersion() {

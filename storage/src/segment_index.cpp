@@ -35,21 +35,13 @@ namespace {
 
 using core::ErrorCode;
 using core::makeError;
+using detail::micros;
+using detail::nowMicros;
 using detail::Row;
 using detail::Value;
 
 constexpr const char* kColumns =
     "id, camera, start_us, end_us, media_duration_us, path, bytes, codec, width, height, sha256";
-
-int64_t nowMicros() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-int64_t micros(core::Duration d) {
-  return std::chrono::duration_cast<std::chrono::microseconds>(d).count();
-}
 
 core::Segment toSegment(const Row& r) {
   core::Segment s;

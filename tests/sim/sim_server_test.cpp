@@ -323,37 +323,89 @@ int64_t matchFrame(const SceneRenderer& r, const cv::Mat& decoded, const ViewWin
   return best;
 }
 
+// Pixels where two images differ by more than `threshold` in any colour channel. A grey-level
+// difference would miss an object whose colour has the luminance of the background behind it.
+cv::Mat differs(const cv::Mat& a, const cv::Mat& b, int threshold) {
+  cv::Mat d, channels[3], most;
+  cv::absdiff(a, b, d);
+  cv::split(d, channels);
+  cv::max(channels[0], channels[1], most);
+  cv::max(most, channels[2], most);
+  cv::Mat mask;
+  cv::threshold(most, mask, threshold, 255, cv::THRESH_BINARY);
+  return mask;
+}
+
+cv::Rect truthRect(const ObjectTruth& t, const cv::Mat& image) {
+  return cv::Rect(static_cast<int>(t.box.x * image.cols), static_cast<int>(t.box.y * image.rows),
+                  static_cast<int>(t.box.w * image.cols), static_cast<int>(t.box.h * image.rows));
+}
+
+bool wellInside(const ObjectTruth& t) {
+  return t.visible && t.box.x > 0.01f && t.box.x + t.box.w < 0.99f;
+}
+
+cv::Rect searchAround(const cv::Rect& box, const cv::Mat& image) {
+  return (box + cv::Size(24, 24) - cv::Point(12, 12)) & cv::Rect(0, 0, image.cols, image.rows);
+}
+
+// Two claims, checked apart so that neither depends on where a frame happens to land:
+// the renderer draws each object inside its ground-truth box (deterministic, every loop frame),
+// and the served stream carries the rendered object pixels where the renderer put them.
 void expectObjectsWhereTruthSays(const SceneRenderer& scene, const SceneRenderer& empty,
                                  const cv::Mat& decoded, const ViewWindow& view) {
   double diff = 0;
   const int64_t index = matchFrame(scene, decoded, view, &diff);
   ASSERT_GE(index, 0);
   EXPECT_LT(diff, 6.0) << "decoded frame must look like the rendered frame " << index;
-  cv::Mat background(decoded.rows, decoded.cols, CV_8UC3);
+  cv::Mat rendered(decoded.rows, decoded.cols, CV_8UC3), background(decoded.rows, decoded.cols,
+                                                                     CV_8UC3);
+  scene.render(index, 25, decoded.cols, decoded.rows, rendered.data, view);
   empty.render(index, 25, decoded.cols, decoded.rows, background.data, view);
-  cv::Mat d, grey, mask;
-  cv::absdiff(decoded, background, d);
-  cv::cvtColor(d, grey, cv::COLOR_BGR2GRAY);
-  cv::threshold(grey, mask, 40, 255, cv::THRESH_BINARY);
+  const cv::Mat drawn = differs(rendered, background, 40);
+  cv::Mat served = differs(decoded, background, 40);
   // Compression leaves isolated differing pixels at edges; objects are solid blobs.
-  cv::morphologyEx(mask, mask, cv::MORPH_OPEN, cv::Mat::ones(3, 3, CV_8U));
+  cv::morphologyEx(served, served, cv::MORPH_OPEN, cv::Mat::ones(3, 3, CV_8U));
   int checked = 0;
   for (const auto& t : scene.truthAt(index, 25, view)) {
-    if (!t.visible || t.box.x <= 0.01f || t.box.x + t.box.w >= 0.99f) continue;
-    const cv::Rect box(
-        static_cast<int>(t.box.x * decoded.cols), static_cast<int>(t.box.y * decoded.rows),
-        static_cast<int>(t.box.w * decoded.cols), static_cast<int>(t.box.h * decoded.rows));
-    const cv::Rect search =
-        (box + cv::Size(24, 24) - cv::Point(12, 12)) & cv::Rect(0, 0, decoded.cols, decoded.rows);
-    const cv::Rect found = cv::boundingRect(mask(search)) + search.tl();
+    if (!wellInside(t)) continue;
+    const cv::Rect search = searchAround(truthRect(t, decoded), decoded);
+    const cv::Rect expected = cv::boundingRect(drawn(search)) + search.tl();
+    const cv::Rect found = cv::boundingRect(served(search)) + search.tl();
     SCOPED_TRACE("object " + std::to_string(t.id) + " frame " + std::to_string(index));
-    EXPECT_NEAR(found.x, box.x, 6);
-    EXPECT_NEAR(found.y, box.y, 6);
-    EXPECT_NEAR(found.br().x, box.br().x, 6);
-    EXPECT_NEAR(found.br().y, box.br().y, 6);
+    EXPECT_NEAR(found.x, expected.x, 6);
+    EXPECT_NEAR(found.y, expected.y, 6);
+    EXPECT_NEAR(found.br().x, expected.br().x, 6);
+    EXPECT_NEAR(found.br().y, expected.br().y, 6);
     ++checked;
   }
   EXPECT_GE(checked, 1);
+}
+
+TEST(SimScene, ObjectsAreDrawnInsideTheirTruthBoxes) {
+  SceneRenderer scene(truthScene(true)), empty(truthScene(false));
+  cv::Mat rendered(360, 640, CV_8UC3), background(360, 640, CV_8UC3);
+  int checked = 0;
+  for (int64_t index = 0; index < 100; ++index) {
+    scene.render(index, 25, 640, 360, rendered.data, ViewWindow{});
+    empty.render(index, 25, 640, 360, background.data, ViewWindow{});
+    const cv::Mat drawn = differs(rendered, background, 1);
+    for (const auto& t : scene.truthAt(index, 25)) {
+      if (!wellInside(t)) continue;
+      const cv::Rect box = truthRect(t, rendered);
+      const cv::Rect search = searchAround(box, rendered);
+      const cv::Rect got = cv::boundingRect(drawn(search)) + search.tl();
+      SCOPED_TRACE("object " + std::to_string(t.id) + " frame " + std::to_string(index));
+      // Anti-aliased edges spill one pixel past the box, and truncating x and w apart to whole
+      // pixels moves the far edge by up to two more.
+      EXPECT_NEAR(got.x, box.x, 3);
+      EXPECT_NEAR(got.y, box.y, 3);
+      EXPECT_NEAR(got.br().x, box.br().x, 3);
+      EXPECT_NEAR(got.br().y, box.br().y, 3);
+      ++checked;
+    }
+  }
+  EXPECT_GT(checked, 100);
 }
 
 TEST(SimServer, ServedPixelsMatchGroundTruth) {

@@ -358,8 +358,8 @@ void expectObjectsWhereTruthSays(const SceneRenderer& scene, const SceneRenderer
   const int64_t index = matchFrame(scene, decoded, view, &diff);
   ASSERT_GE(index, 0);
   EXPECT_LT(diff, 6.0) << "decoded frame must look like the rendered frame " << index;
-  cv::Mat rendered(decoded.rows, decoded.cols, CV_8UC3), background(decoded.rows, decoded.cols,
-                                                                     CV_8UC3);
+  cv::Mat rendered(decoded.rows, decoded.cols, CV_8UC3),
+      background(decoded.rows, decoded.cols, CV_8UC3);
   scene.render(index, 25, decoded.cols, decoded.rows, rendered.data, view);
   empty.render(index, 25, decoded.cols, decoded.rows, background.data, view);
   const cv::Mat drawn = differs(rendered, background, 40);

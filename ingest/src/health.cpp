@@ -16,6 +16,10 @@ std::string_view toString(CameraState state) {
   return "unknown";
 }
 
+std::string_view toString(LiveStream stream) {
+  return stream == LiveStream::kMain ? "main" : "sub";
+}
+
 Backoff::Backoff(core::Duration initial, core::Duration max, uint64_t seed)
     : initial_(std::max(initial, core::Duration(std::chrono::milliseconds(1)))),
       max_(std::max(max, initial_)),

@@ -121,6 +121,15 @@ class Manager final : public IngestManager {
     return core::okResult();
   }
 
+  core::Result<void> setLive(const core::CameraId& id, LiveStream stream, bool wanted) override {
+    std::lock_guard lock(mutex_);
+    if (!cameras_.count(id))
+      return core::makeError(core::ErrorCode::kNotFound, "camera " + id.str() + " is not ingested");
+    (void)stream;
+    (void)wanted;
+    return core::makeError(core::ErrorCode::kUnsupported, "live video is not implemented yet");
+  }
+
   std::vector<CameraStatus> status() const override {
     std::vector<std::shared_ptr<Camera>> cams;
     {

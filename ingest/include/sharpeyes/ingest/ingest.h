@@ -72,6 +72,10 @@ struct CameraConfig {
   HealthOptions health;
 };
 
+// Which of a camera's RTSP streams a live viewer watches.
+enum class LiveStream { kMain, kSub };
+std::string_view toString(LiveStream stream);  // "main", "sub"
+
 enum class CameraState { kConnecting, kStreaming, kStalled, kReconnecting, kOffline, kStopped };
 std::string_view toString(CameraState state);
 
@@ -117,6 +121,19 @@ class Listener {
   // On a GStreamer streaming thread. Must return quickly; keep `frame` (it owns its pixels)
   // to process it elsewhere. While a previous frame is still held the next may be dropped.
   virtual void onFrame(const core::Frame& frame) {}
+  // On a GStreamer streaming thread; must return quickly (a slow consumer only loses live
+  // fragments, never recording or analytics data). Fragmented MP4 bytes of the camera's own
+  // stream (not re-encoded): first an init segment (ftyp+moov), then moof+mdat fragments, each
+  // fragment starting at a frame boundary; the first fragment after an init segment starts at a
+  // keyframe, and a fragment whose first sample is a keyframe has that sample flagged as sync in
+  // its trun/tfhd. Each call carries whole top-level boxes (one init segment, or one moof+mdat).
+  // Called only while live is wanted for that stream. After a reconnect a new init segment comes
+  // first (decoding restarts from it).
+  virtual void onLiveBytes(const core::CameraId& camera, LiveStream stream,
+                           std::string_view bytes) {}
+  // The live stream stopped (camera lost, or no longer wanted). On a GStreamer streaming thread
+  // or the camera's context thread; must return quickly.
+  virtual void onLiveEnded(const core::CameraId& camera, LiveStream stream) {}
 };
 
 struct IngestOptions {
@@ -143,6 +160,10 @@ class IngestManager {
   // Replaces a camera's stream URLs (ONVIF re-resolve) and reconnects. Thread-safe.
   virtual core::Result<void> updateSources(const core::CameraId& id, const StreamSource& main,
                                            const std::optional<StreamSource>& sub) = 0;
+  // Start/stop muxing a camera's stream for live viewers (on demand: nothing is muxed while no one
+  // watches). Thread-safe, returns at once. kNotFound for an unknown camera; kUnsupported for kSub
+  // on a camera without a sub stream.
+  virtual core::Result<void> setLive(const core::CameraId& id, LiveStream stream, bool wanted) = 0;
   // A snapshot of every camera. Thread-safe.
   virtual std::vector<CameraStatus> status() const = 0;
   // Stops every camera (EOS to the recorders so the open segments are finished) and joins the

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "sharpeyes/core/tar.h"
 #include "sharpeyes/core/util.h"
 
 namespace sharpeyes::api {
@@ -24,48 +25,6 @@ bool inScope(const std::vector<core::DivisionCode>& divisions, const core::Divis
   return std::any_of(divisions.begin(), divisions.end(),
                      [&](const core::DivisionCode& s) { return s.contains(d); });
 }
-
-// Minimal POSIX ustar writer: enough for an evidence package any `tar` can list and extract.
-class TarWriter {
- public:
-  explicit TarWriter(const std::string& path) : out_(path, std::ios::binary | std::ios::trunc) {}
-  bool ok() const { return static_cast<bool>(out_); }
-  void add(const std::string& name, std::string_view data) {
-    char h[512];
-    std::memset(h, 0, sizeof h);
-    std::snprintf(h, 100, "%s", name.c_str());
-    std::snprintf(h + 100, 8, "%07o", 0644);
-    std::snprintf(h + 108, 8, "%07o", 0);
-    std::snprintf(h + 116, 8, "%07o", 0);
-    std::snprintf(h + 124, 12, "%011llo", static_cast<unsigned long long>(data.size()));
-    std::snprintf(h + 136, 12, "%011llo", static_cast<unsigned long long>(std::time(nullptr)));
-    h[156] = '0';
-    std::memcpy(h + 257, "ustar", 6);
-    std::memcpy(h + 263, "00", 2);
-    std::snprintf(h + 265, 32, "sharpeyes");
-    std::snprintf(h + 297, 32, "sharpeyes");
-    std::memset(h + 148, ' ', 8);
-    unsigned sum = 0;
-    for (unsigned char c : h) sum += c;
-    std::snprintf(h + 148, 8, "%06o", sum);
-    h[154] = '\0';
-    h[155] = ' ';
-    out_.write(h, 512);
-    out_.write(data.data(), static_cast<std::streamsize>(data.size()));
-    size_t pad = (512 - data.size() % 512) % 512;
-    static const char zeros[512] = {};
-    out_.write(zeros, static_cast<std::streamsize>(pad));
-  }
-  bool finish() {
-    static const char zeros[1024] = {};
-    out_.write(zeros, 1024);
-    out_.close();
-    return !out_.fail();
-  }
-
- private:
-  std::ofstream out_;
-};
 
 std::string readFile(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
@@ -437,7 +396,7 @@ core::Result<EvidencePackage> InMemoryBackend::exportEvidence(const std::string&
   p.clipIds = k->clipIds;
   p.path = (fs::path(workDir_) / "evidence" / (p.id + ".tar")).string();
   nlohmann::json items = nlohmann::json::array();
-  TarWriter tar(p.path);
+  core::TarWriter tar(p.path);
   if (!tar.ok()) return makeError(ErrorCode::kIo, "cannot write " + p.path);
   for (const auto& id : k->clipIds) {
     auto clip = getClip(id);
@@ -448,7 +407,7 @@ core::Result<EvidencePackage> InMemoryBackend::exportEvidence(const std::string&
     if (hash != clip->sha256) {
       return makeError(ErrorCode::kCorrupt, "clip " + id + " no longer matches its hash");
     }
-    tar.add("clips/" + id + ".mp4", data);
+    if (auto r = tar.add("clips/" + id + ".mp4", data); !r) return r.error();
     items.push_back({{"file", "clips/" + id + ".mp4"},
                      {"clip_id", id},
                      {"camera", clip->camera.str()},
@@ -463,9 +422,12 @@ core::Result<EvidencePackage> InMemoryBackend::exportEvidence(const std::string&
                              {"exported_at", core::formatIso8601(p.createdAt)},
                              {"items", items}};
   p.manifestJson = manifest.dump(2);
-  tar.add("manifest.json", p.manifestJson);
-  tar.add("manifest.sha256", core::sha256Hex(p.manifestJson) + "  manifest.json\n");
-  if (!tar.finish()) return makeError(ErrorCode::kIo, "cannot finish " + p.path);
+  if (auto r = tar.add("manifest.json", p.manifestJson); !r) return r.error();
+  if (auto r = tar.add("manifest.sha256", core::sha256Hex(p.manifestJson) + "  manifest.json\n");
+      !r) {
+    return r.error();
+  }
+  if (auto r = tar.finish(); !r) return r.error();
   auto h = core::sha256File(p.path);
   if (!h) return h.error();
   p.sha256 = *h;

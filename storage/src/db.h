@@ -15,6 +15,7 @@
 #include <variant>
 #include <vector>
 
+#include "sharpeyes/core/division.h"
 #include "sharpeyes/core/result.h"
 #include "sharpeyes/core/time.h"
 
@@ -32,6 +33,43 @@ inline int64_t micros(core::Duration d) {
 }
 
 using Value = std::variant<std::monostate, int64_t, double, std::string>;
+
+// A statement's parameters, collected while its text is built: add() returns the placeholder,
+// so a WHERE clause with optional parts never miscounts its $n.
+class Params {
+ public:
+  std::string add(Value v) {
+    values_.push_back(std::move(v));
+    return "$" + std::to_string(values_.size());
+  }
+  // "$3, $4, $5": the placeholders of a list, for IN (...). An empty list gives "".
+  template <typename Range, typename ToValue>
+  std::string addList(const Range& items, ToValue toValue) {
+    std::string out;
+    for (const auto& item : items) {
+      if (!out.empty()) out += ", ";
+      out += add(toValue(item));
+    }
+    return out;
+  }
+  const std::vector<Value>& values() const { return values_; }
+
+ private:
+  std::vector<Value> values_;
+};
+
+// "(column >= $a AND column < $b)": `column` holds `division` or a code below it. A range on
+// the code's significant digits instead of LIKE, so both backends use an index on the column.
+// An empty (unparsed) code matches nothing: a scope that failed to parse must not widen to all.
+inline std::string divisionWithin(const std::string& column, const core::DivisionCode& division,
+                                  Params& params) {
+  const std::string prefix(division.prefix());
+  if (prefix.empty()) return "(1 = 0)";
+  std::string upper = prefix;  // the smallest string above every one starting with `prefix`
+  upper.back() = static_cast<char>(upper.back() + 1);
+  return "(" + column + " >= " + params.add(prefix) + " AND " + column + " < " +
+         params.add(std::move(upper)) + ")";
+}
 
 // One result row. SQLite fills typed values; PostgreSQL fills text, which the getters convert.
 class Row {

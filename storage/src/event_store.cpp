@@ -66,12 +66,6 @@ bool parseCursor(const std::string& c, int64_t& startUs, int64_t& seq) {
          b.ptr == c.data() + c.size();
 }
 
-// The smallest string greater than every string starting with `prefix` (ASCII digits here).
-std::string prefixUpperBound(std::string prefix) {
-  prefix.back() = static_cast<char>(prefix.back() + 1);
-  return prefix;
-}
-
 class DbEventStore final : public EventStore {
  public:
   explicit DbEventStore(std::shared_ptr<Database> database)
@@ -106,34 +100,24 @@ class DbEventStore final : public EventStore {
 
   core::Result<EventPage> query(const EventQuery& q) override {
     std::string where = "1 = 1";
-    std::vector<Value> params;
-    auto param = [&](Value v) {
-      params.push_back(std::move(v));
-      return "$" + std::to_string(params.size());
-    };
+    detail::Params params;
+    auto param = [&](Value v) { return params.add(std::move(v)); };
     if (q.range) {
       where += " AND start_us >= " + param(core::toUnixMicros(q.range->begin));
       where += " AND start_us < " + param(core::toUnixMicros(q.range->end));
     }
     if (!q.cameras.empty()) {
-      where += " AND camera IN (";
-      for (size_t i = 0; i < q.cameras.size(); ++i) {
-        where += (i == 0 ? "" : ", ") + param(q.cameras[i].str());
-      }
-      where += ")";
+      where += " AND camera IN (" + params.addList(q.cameras, [](const core::CameraId& c) {
+        return Value(c.str());
+      }) + ")";
     }
     if (q.division && !q.division->empty()) {
-      // A range on the code instead of LIKE: both backends use the index for it.
-      const std::string prefix(q.division->prefix());
-      where += " AND division >= " + param(prefix);
-      where += " AND division < " + param(prefixUpperBound(prefix));
+      where += " AND " + detail::divisionWithin("division", *q.division, params);
     }
     if (!q.types.empty()) {
-      where += " AND type IN (";
-      for (size_t i = 0; i < q.types.size(); ++i) {
-        where += (i == 0 ? "" : ", ") + param(std::string(core::toString(q.types[i])));
-      }
-      where += ")";
+      where += " AND type IN (" + params.addList(q.types, [](core::EventType t) {
+        return Value(std::string(core::toString(t)));
+      }) + ")";
     }
     if (q.zone) where += " AND zone = " + param(*q.zone);
     if (q.objectClass) where += " AND object_class = " + param(*q.objectClass);
@@ -159,7 +143,7 @@ class DbEventStore final : public EventStore {
     const std::string sql = std::string("SELECT ") + kColumns + " FROM events WHERE " + where +
                             " ORDER BY start_us " + dir + ", seq " + dir + " LIMIT " +
                             param(static_cast<int64_t>(limit + 1));
-    auto rows = db_.query(sql, params);
+    auto rows = db_.query(sql, params.values());
     if (!rows) return rows.error();
     EventPage page;
     const size_t n = std::min(rows->size(), static_cast<size_t>(limit));

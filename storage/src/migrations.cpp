@@ -142,6 +142,83 @@ CREATE TABLE audit_head (
   hash TEXT NOT NULL
 );
 )sql"},
+    {4, "alerts",
+     // One alert per event (UNIQUE event_id makes raise idempotent). The step is stored as its
+     // name; UNIQUE (alert_id, step) backs the compare-and-set: a step is written once at most.
+     R"sql(
+CREATE TABLE alerts (
+  seq @ID@,
+  id TEXT NOT NULL UNIQUE,
+  event_id TEXT NOT NULL UNIQUE,
+  camera TEXT NOT NULL,
+  division TEXT NOT NULL,
+  severity INTEGER NOT NULL,
+  type TEXT NOT NULL,
+  rule TEXT NOT NULL,
+  event_start_us BIGINT NOT NULL,
+  raised_us BIGINT NOT NULL,
+  step TEXT NOT NULL,
+  assignee TEXT NOT NULL,
+  updated_us BIGINT NOT NULL
+);
+CREATE INDEX alerts_start ON alerts (event_start_us, seq);
+CREATE INDEX alerts_division_start ON alerts (division, event_start_us, seq);
+CREATE INDEX alerts_step_start ON alerts (step, event_start_us, seq);
+CREATE TABLE alert_history (
+  seq @ID@,
+  alert_id TEXT NOT NULL REFERENCES alerts (id),
+  step TEXT NOT NULL,
+  actor TEXT NOT NULL,
+  at_us BIGINT NOT NULL,
+  note TEXT NOT NULL,
+  assignee TEXT NOT NULL,
+  UNIQUE (alert_id, step)
+);
+)sql"},
+    {5, "clips_evidence",
+     // Lists (gaps, source hashes) are JSON text: read back whole, never queried by element.
+     // An evidence package's clips are rows, so "which packages hold clip X" stays a query.
+     R"sql(
+CREATE TABLE clips (
+  seq @ID@,
+  id TEXT NOT NULL UNIQUE,
+  camera TEXT NOT NULL,
+  requested_begin_us BIGINT NOT NULL,
+  requested_end_us BIGINT NOT NULL,
+  actual_begin_us BIGINT NOT NULL,
+  actual_end_us BIGINT NOT NULL,
+  gaps TEXT NOT NULL,
+  path TEXT NOT NULL,
+  bytes BIGINT NOT NULL,
+  sha256 TEXT NOT NULL,
+  source_sha256 TEXT NOT NULL,
+  created_by TEXT NOT NULL,
+  created_us BIGINT NOT NULL,
+  event_id TEXT,
+  case_id TEXT REFERENCES cases (id)
+);
+CREATE INDEX clips_event ON clips (event_id, seq);
+CREATE INDEX clips_case ON clips (case_id, seq);
+CREATE TABLE evidence (
+  seq @ID@,
+  id TEXT NOT NULL UNIQUE,
+  case_id TEXT REFERENCES cases (id),
+  path TEXT NOT NULL,
+  bytes BIGINT NOT NULL,
+  sha256 TEXT NOT NULL,
+  created_by TEXT NOT NULL,
+  created_us BIGINT NOT NULL,
+  manifest TEXT NOT NULL
+);
+CREATE INDEX evidence_case ON evidence (case_id, seq);
+CREATE TABLE evidence_clips (
+  evidence_id TEXT NOT NULL REFERENCES evidence (id),
+  position INTEGER NOT NULL,
+  clip_id TEXT NOT NULL REFERENCES clips (id),
+  PRIMARY KEY (evidence_id, position)
+);
+CREATE INDEX evidence_clips_clip ON evidence_clips (clip_id);
+)sql"},
 };
 
 std::string forDialect(const std::string& sql, Dialect d) {

@@ -88,6 +88,20 @@ class Collector : public ss::WsddHandler {
   std::vector<DiscoveredDevice> devices_;
 };
 
+// Room for every answer of a large site arriving while this thread is not scheduled: a
+// ProbeMatches datagram costs ~2-3 KiB of buffer, and 100+ cameras answer within 500 ms.
+constexpr int kReceiveBuffer = 1 << 20;
+
+void ensureReceiveBuffer(int fd, int bytes) {
+  int have = 0;
+  socklen_t len = sizeof have;
+  if (getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &have, &len) == 0 && have >= bytes) return;
+  // net.core.rmem_max (212992 on a stock kernel) capped the request; a privileged process may
+  // exceed it. Failing that, the smaller buffer stays: answers then rely on the responders'
+  // random spreading (APP_MAX_DELAY).
+  (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &bytes, sizeof bytes);
+}
+
 Result<std::vector<DiscoveredDevice>> runProbe(const std::string& endpoint, bool multicast,
                                                const DiscoveryOptions& options) {
   ss::Limits limits;
@@ -104,11 +118,12 @@ Result<std::vector<DiscoveredDevice>> runProbe(const std::string& endpoint, bool
     }
     soap->ipv4_multicast_ttl = static_cast<unsigned char>(std::clamp(options.ttl, 1, 255));
   }
-  soap->rcvbuf = 1 << 20;  // many cameras answer at once
+  soap->rcvbuf = kReceiveBuffer;  // gSOAP sets it on bind; capped by net.core.rmem_max
   // Bind first: the probe then leaves from this socket and the unicast answers come back to it.
   if (!soap_valid_socket(soap_bind(soap.get(), nullptr, 0, 16))) {
     return makeError(ErrorCode::kUnavailable, "discovery: cannot bind a UDP socket");
   }
+  ensureReceiveBuffer(soap->master, kReceiveBuffer);
   const std::string messageId =
       "urn:uuid:" + core::newId().insert(8, "-").insert(13, "-").insert(18, "-").insert(23, "-");
   Collector collector(messageId, options.maxDevices);

@@ -8,6 +8,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <random>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -100,11 +101,16 @@ class DeviceImpl final : public OnvifDevice {
 
   int serveSnapshot(struct soap* soap, int camera);
 
+  // WS-Discovery: answers (one ProbeMatches per camera) to the prober at `to`, each after its own
+  // random delay within APP_MAX_DELAY, as independent devices would answer.
+  void scheduleProbeMatches(const std::string& to, const std::string& relatesTo);
+
  private:
   void acceptLoop();
   void workerLoop();
   void discoveryLoop();
   void moverLoop();
+  void answerLoop();
   void serveOne(struct soap* soap);
 
   SimServer& sim_;
@@ -117,7 +123,7 @@ class DeviceImpl final : public OnvifDevice {
   onvif::soap_support::SoapPtr master_;
   onvif::soap_support::SoapPtr udp_;
   std::atomic<bool> stopping_{false};
-  std::thread acceptor_, discovery_, mover_;
+  std::thread acceptor_, discovery_, mover_, answerer_;
   std::vector<std::thread> workers_;
   std::mutex queueMu_;
   std::condition_variable queueCv_;
@@ -129,6 +135,16 @@ class DeviceImpl final : public OnvifDevice {
   std::map<std::string, Subscription> subscriptions_;
   std::unordered_map<std::string, std::chrono::steady_clock::time_point> nonces_;
   uint64_t nextSubscription_ = 1;
+
+  struct PendingMatch {
+    int camera = 0;
+    std::string to;  // soap.udp://host:port of the prober
+    std::string relatesTo;
+  };
+  std::mutex answerMu_;  // pending_, rng_
+  std::condition_variable answerCv_;
+  std::multimap<std::chrono::steady_clock::time_point, PendingMatch> pending_;
+  std::mt19937_64 rng_{std::random_device{}()};
 
  public:
   std::atomic<uint64_t> requests{0}, authRejected{0}, replayRejected{0}, staleRejected{0},

@@ -466,7 +466,10 @@ core::Result<void> DeviceImpl::startServing() {
   }
   acceptor_ = std::thread([this] { acceptLoop(); });
   mover_ = std::thread([this] { moverLoop(); });
-  if (udp_) discovery_ = std::thread([this] { discoveryLoop(); });
+  if (udp_) {
+    answerer_ = std::thread([this] { answerLoop(); });
+    discovery_ = std::thread([this] { discoveryLoop(); });
+  }
   return core::okResult();
 }
 
@@ -518,6 +521,35 @@ void DeviceImpl::serveOne(struct soap* soap) {
 }
 
 namespace {
+constexpr int kAppMaxDelayMs = 500;
+constexpr size_t kMaxPendingMatches = 64 * 1024;
+
+void sendProbeMatch(DeviceImpl& d, int camera, const std::string& to,
+                    const std::string& relatesTo) {
+  ss::SoapPtr reply = ss::newContext(ss::Limits{}, SOAP_IO_UDP);
+  wsdd__ProbeMatchesType matches;
+  soap_wsdd_init_ProbeMatches(reply.get(), &matches);
+  const std::string scopes =
+      "onvif://www.onvif.org/type/video_encoder onvif://www.onvif.org/Profile/Streaming "
+      "onvif://www.onvif.org/name/" +
+      d.sim().cameraName(camera) + " onvif://www.onvif.org/hardware/" + d.options().model +
+      " onvif://www.onvif.org/mfr/" + d.options().manufacturer +
+      " onvif://www.onvif.org/location/sim" +
+      (d.isPtz(camera) ? " onvif://www.onvif.org/type/ptz" : "");
+  const std::string endpoint = d.endpointReference(camera);
+  const std::string xaddr = d.deviceUrl(camera);
+  soap_wsdd_add_ProbeMatch(reply.get(), &matches, endpoint.c_str(),
+                           "dn:NetworkVideoTransmitter tds:Device", scopes.c_str(), nullptr,
+                           xaddr.c_str(), 1);
+  // The plugin's own APP_MAX_DELAY sleep is compiled out (onvif/CMakeLists.txt): the delay was
+  // applied when this answer was scheduled.
+  if (soap_wsdd_ProbeMatches(reply.get(), to.c_str(), soap_wsa_rand_uuid(reply.get()),
+                             relatesTo.empty() ? nullptr : relatesTo.c_str(), nullptr,
+                             &matches) == SOAP_OK) {
+    ++d.probesAnswered;
+  }
+}
+
 class ProbeResponder : public ss::WsddHandler {
  public:
   explicit ProbeResponder(DeviceImpl& d) : d_(d) {}
@@ -539,33 +571,9 @@ class ProbeResponder : public ss::WsddHandler {
     } else {
       return SOAP_WSDD_ADHOC;
     }
-    const std::string to = "soap.udp://" + std::string(host) + ":" + std::to_string(port);
-    for (int i = 0; i < d_.cameraCount(); ++i) {
-      ss::SoapPtr reply = ss::newContext(ss::Limits{}, SOAP_IO_UDP);
-      wsdd__ProbeMatchesType matches;
-      soap_wsdd_init_ProbeMatches(reply.get(), &matches);
-      const std::string scopes =
-          "onvif://www.onvif.org/type/video_encoder onvif://www.onvif.org/Profile/Streaming "
-          "onvif://www.onvif.org/name/" +
-          d_.sim().cameraName(i) + " onvif://www.onvif.org/hardware/" + d_.options().model +
-          " onvif://www.onvif.org/mfr/" + d_.options().manufacturer +
-          " onvif://www.onvif.org/location/sim" +
-          (d_.isPtz(i) ? " onvif://www.onvif.org/type/ptz" : "");
-      const std::string endpoint = d_.endpointReference(i);
-      const std::string xaddr = d_.deviceUrl(i);
-      soap_wsdd_add_ProbeMatch(reply.get(), &matches, endpoint.c_str(),
-                               "dn:NetworkVideoTransmitter tds:Device", scopes.c_str(), nullptr,
-                               xaddr.c_str(), 1);
-      if (soap_wsdd_ProbeMatches(reply.get(), to.c_str(), soap_wsa_rand_uuid(reply.get()),
-                                 messageId, nullptr, &matches) == SOAP_OK) {
-        ++d_.probesAnswered;
-      }
-      // WS-Discovery asks responders to spread answers (APP_MAX_DELAY, 500 ms); a burst of 100
-      // datagrams would also overflow the prober's receive buffer on loopback.
-      if (d_.cameraCount() > 4) {
-        std::this_thread::sleep_for(std::chrono::microseconds(400000 / d_.cameraCount()));
-      }
-    }
+    // The listener goes straight back to listening; a sender thread answers later.
+    d_.scheduleProbeMatches("soap.udp://" + std::string(host) + ":" + std::to_string(port),
+                            messageId != nullptr ? messageId : "");
     return SOAP_WSDD_ADHOC;
   }
 
@@ -573,6 +581,45 @@ class ProbeResponder : public ss::WsddHandler {
   DeviceImpl& d_;
 };
 }  // namespace
+
+void DeviceImpl::scheduleProbeMatches(const std::string& to, const std::string& relatesTo) {
+  // WS-Discovery 2005/04 §5.2 (APP_MAX_DELAY = 500 ms): a target service waits a random time
+  // before answering a probe, so that a whole network's answers do not arrive at once. Every
+  // simulated camera stands for one device, so each gets its own delay: 100 cameras' answers are
+  // spread over 500 ms (not queued one after another, and not sent as one burst).
+  const auto now = Clock::now();
+  {
+    std::lock_guard lock(answerMu_);
+    // A probe flood must not grow the queue without bound: beyond this, probes go unanswered.
+    if (pending_.size() > kMaxPendingMatches) return;
+    std::uniform_int_distribution<int> delayMs(0, kAppMaxDelayMs - 1);
+    for (int i = 0; i < cameraCount(); ++i) {
+      pending_.emplace(now + std::chrono::milliseconds(delayMs(rng_)),
+                       PendingMatch{i, to, relatesTo});
+    }
+  }
+  answerCv_.notify_one();
+}
+
+void DeviceImpl::answerLoop() {
+  std::unique_lock lock(answerMu_);
+  while (!stopping_) {
+    if (pending_.empty()) {
+      answerCv_.wait(lock);
+      continue;
+    }
+    const auto due = pending_.begin()->first;
+    if (Clock::now() < due) {
+      answerCv_.wait_until(lock, due);
+      continue;
+    }
+    PendingMatch m = std::move(pending_.begin()->second);
+    pending_.erase(pending_.begin());
+    lock.unlock();
+    sendProbeMatch(*this, m.camera, m.to, m.relatesTo);
+    lock.lock();
+  }
+}
 
 void DeviceImpl::discoveryLoop() {
   ProbeResponder responder(*this);
@@ -589,15 +636,18 @@ void DeviceImpl::stop() {
     // Taking the locks orders the flag before the waits below it (no lost wake-up).
     std::lock_guard a(mu_);
     std::lock_guard b(queueMu_);
+    std::lock_guard c(answerMu_);
   }
   moveCv_.notify_all();
   queueCv_.notify_all();
+  answerCv_.notify_all();
   if (acceptor_.joinable()) acceptor_.join();
   for (auto& w : workers_) {
     if (w.joinable()) w.join();
   }
   if (mover_.joinable()) mover_.join();
   if (discovery_.joinable()) discovery_.join();
+  if (answerer_.joinable()) answerer_.join();
   std::lock_guard lock(queueMu_);
   for (SOAP_SOCKET s : sockets_) close(s);
   sockets_.clear();

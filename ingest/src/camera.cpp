@@ -75,6 +75,29 @@ void IngestCore::retire(std::shared_ptr<Session> session, EventLoop* loop,
   }
 }
 
+void IngestCore::endLive(std::shared_ptr<LiveChannel> channel,
+                         const std::shared_ptr<IngestCore>& self) {
+  {
+    std::lock_guard lock(mutex);
+    ++teardowns;
+  }
+  auto job = [channel = std::move(channel), self] {
+    channel->endIfStale();
+    {
+      std::lock_guard lock(self->mutex);
+      --self->teardowns;
+    }
+    self->changed.notify_all();
+  };
+  try {
+    std::thread(std::move(job)).detach();
+  } catch (const std::system_error& e) {
+    spdlog::error("ingest: cannot start a thread to end a live stream ({}); ending inline",
+                  e.what());
+    job();
+  }
+}
+
 Camera::Camera(CameraConfig config, EventLoop& loop, std::shared_ptr<IngestCore> core)
     : config_(std::move(config)),
       loop_(loop),
@@ -84,6 +107,9 @@ Camera::Camera(CameraConfig config, EventLoop& loop, std::shared_ptr<IngestCore>
       backoff_(config_.health.backoffInitial, config_.health.backoffMax, seedFor(config_.id)),
       subBackoff_(config_.health.backoffInitial, config_.health.backoffMax,
                   seedFor(config_.id) + 1) {
+  liveMain_ = std::make_shared<LiveChannel>(config_.id, LiveStream::kMain, core_->listener);
+  liveSub_ = std::make_shared<LiveChannel>(config_.id, LiveStream::kSub, core_->listener);
+  hasSub_ = config_.sub.has_value();
   status_.id = config_.id;
   status_.name = config_.name;
   status_.division = config_.division;
@@ -110,6 +136,7 @@ SessionSpec Camera::mainSpec() const {
   spec.analyticsOptions = config_.analytics;
   spec.keyframesOnly = config_.analytics.keyframesOnlyFromMain;
   spec.connectTimeout = config_.health.connectTimeout;
+  spec.live = liveMain_;
   return spec;
 }
 
@@ -119,10 +146,11 @@ SessionSpec Camera::subSpec() const {
   spec.camera = config_.id;
   spec.source = *config_.sub;
   spec.recording.enabled = false;
-  spec.analytics = true;
+  spec.analytics = config_.analytics.enabled;  // else it runs for live viewers only
   spec.analyticsOptions = config_.analytics;
   spec.keyframesOnly = false;
   spec.connectTimeout = config_.health.connectTimeout;
+  spec.live = liveSub_;
   return spec;
 }
 
@@ -228,12 +256,15 @@ void Camera::startSub() {
 
 void Camera::retireMain() {
   EventLoop::cancel(mainWatch_);
+  // Its live tap (if any) becomes stale: the end is reported once the session is down.
+  if (main_) liveMain_->bump();
   if (main_) core_->retire(std::move(main_), &loop_, counters_, core_);
   main_.reset();
 }
 
 void Camera::retireSub() {
   EventLoop::cancel(subWatch_);
+  if (sub_) liveSub_->bump();
   if (sub_) core_->retire(std::move(sub_), &loop_, counters_, core_);
   sub_.reset();
 }
@@ -393,9 +424,30 @@ void Camera::shutdown(std::function<void()> done) {
   done();
 }
 
+void Camera::setLive(LiveStream stream, bool wanted) {
+  if (stopped_) return;
+  auto& channel = stream == LiveStream::kMain ? liveMain_ : liveSub_;
+  if (channel->wanted() == wanted) return;
+  channel->setWanted(wanted);
+  spdlog::info("ingest: camera {} live {} {}", config_.id.str(), toString(stream),
+               wanted ? "wanted" : "no longer wanted");
+  if (!wanted) core_->endLive(channel, core_);
+  if (stream != LiveStream::kSub || config_.analytics.enabled) return;
+  // Without analytics the sub stream runs only while someone watches it live.
+  if (wanted && !sub_ && config_.sub) {
+    EventLoop::cancel(subRetry_);
+    subFailures_ = 0;
+    startSub();
+  } else if (!wanted && (sub_ || subRetry_)) {
+    EventLoop::cancel(subRetry_);
+    retireSub();
+  }
+}
+
 void Camera::updateSources(StreamSource main, std::optional<StreamSource> sub) {
   config_.main = std::move(main);
   config_.sub = std::move(sub);
+  hasSub_ = config_.sub.has_value();
   if (stopped_) return;
   EventLoop::cancel(retry_);
   EventLoop::cancel(subRetry_);

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "event_loop.h"
+#include "live_tap.h"
 #include "session.h"
 #include "sharpeyes/ingest/health.h"
 #include "sharpeyes/ingest/ingest.h"
@@ -39,6 +40,8 @@ struct IngestCore {
   // the segment to finish, NULL the pipeline. Finished segments are delivered on `loop`.
   void retire(std::shared_ptr<Session> session, EventLoop* loop,
               std::shared_ptr<CameraCounters> counters, const std::shared_ptr<IngestCore>& self);
+  // Reports a live stream's end on a short-lived thread (it may wait for a delivery in flight).
+  void endLive(std::shared_ptr<LiveChannel> channel, const std::shared_ptr<IngestCore>& self);
 };
 
 class Camera : public std::enable_shared_from_this<Camera> {
@@ -53,6 +56,9 @@ class Camera : public std::enable_shared_from_this<Camera> {
   // of the manager returns).
   void shutdown(std::function<void()> done);
   void updateSources(StreamSource main, std::optional<StreamSource> sub);
+  void setLive(LiveStream stream, bool wanted);
+  // Any thread: whether a sub stream is configured (setLive(kSub) needs one).
+  bool hasSub() const { return hasSub_.load(std::memory_order_acquire); }
 
   CameraStatus snapshot() const;
 
@@ -68,7 +74,10 @@ class Camera : public std::enable_shared_from_this<Camera> {
   void tick();
   void notify(bool changed);
   GSource* watchBus(const std::shared_ptr<Session>& session);
-  bool wantSub() const { return config_.sub.has_value() && config_.analytics.enabled; }
+  // The sub stream runs for analytics, or for live viewers of it.
+  bool wantSub() const {
+    return config_.sub.has_value() && (config_.analytics.enabled || liveSub_->wanted());
+  }
   SessionSpec mainSpec() const;
   SessionSpec subSpec() const;
 
@@ -80,6 +89,9 @@ class Camera : public std::enable_shared_from_this<Camera> {
   Backoff backoff_;
   Backoff subBackoff_;
   bool stopped_ = false;
+  std::atomic<bool> hasSub_{false};
+  std::shared_ptr<LiveChannel> liveMain_;
+  std::shared_ptr<LiveChannel> liveSub_;
 
   std::shared_ptr<Session> main_;
   GSource* mainWatch_ = nullptr;

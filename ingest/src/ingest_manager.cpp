@@ -123,11 +123,15 @@ class Manager final : public IngestManager {
 
   core::Result<void> setLive(const core::CameraId& id, LiveStream stream, bool wanted) override {
     std::lock_guard lock(mutex_);
-    if (!cameras_.count(id))
+    auto it = cameras_.find(id);
+    if (it == cameras_.end())
       return core::makeError(core::ErrorCode::kNotFound, "camera " + id.str() + " is not ingested");
-    (void)stream;
-    (void)wanted;
-    return core::makeError(core::ErrorCode::kUnsupported, "live video is not implemented yet");
+    auto camera = it->second.camera;
+    if (stream == LiveStream::kSub && wanted && !camera->hasSub())
+      return core::makeError(core::ErrorCode::kUnsupported,
+                             "camera " + id.str() + " has no sub stream configured");
+    camera->loop().post([camera, stream, wanted] { camera->setLive(stream, wanted); });
+    return core::okResult();
   }
 
   std::vector<CameraStatus> status() const override {

@@ -10,6 +10,7 @@
 #include <ctime>
 #include <filesystem>
 
+#include "live_tap.h"
 #include "sharpeyes/core/util.h"
 
 namespace sharpeyes::ingest {
@@ -134,7 +135,49 @@ Session::~Session() {
   if (pipeline_) {
     gst_element_set_state(pipeline_, GST_STATE_NULL);
     gst_object_unref(pipeline_);
+    pipeline_ = nullptr;
   }
+  stopLive();
+}
+
+void Session::feedLive(GstBuffer* buf) {
+  LiveChannel& channel = *spec_.live;
+  if (!channel.wanted()) {
+    // Demand went away: the tap stops off this thread (it may wait for its consumer).
+    if (liveTap_) LiveTap::disposeAsync(std::move(liveTap_));
+    return;
+  }
+  if (liveTap_ && (liveTap_->generation() != channel.generation() ||
+                   (parsedCaps_ && !liveTap_->sameCaps(parsedCaps_)))) {
+    // Demand restarted, or the stream's parameters changed: a new tap sends a new init segment.
+    LiveTap::disposeAsync(std::move(liveTap_));
+  }
+  if (!liveTap_) {
+    // Only from a keyframe: the tap would skip everything before one anyway.
+    if (GST_BUFFER_FLAG_IS_SET(buf, GST_BUFFER_FLAG_DELTA_UNIT) || !parsedCaps_) return;
+    liveTap_ = LiveTap::create(spec_.live, parsedCaps_);
+    if (!liveTap_) {
+      if (!liveFailed_) {
+        gchar* caps = gst_caps_to_string(parsedCaps_);
+        spdlog::warn("ingest: camera {}: cannot mux live video for caps {}", spec_.camera.str(),
+                     caps ? caps : "?");
+        g_free(caps);
+      }
+      liveFailed_ = true;
+      return;
+    }
+  }
+  liveTap_->push(buf);
+}
+
+void Session::stopLive() {
+  liveTap_.reset();  // stops the tap; its last delivery (if any) is done after this
+  if (parsedCaps_) {
+    gst_caps_unref(parsedCaps_);
+    parsedCaps_ = nullptr;
+  }
+  // The camera moved the channel's generation on when it retired this session: report the end.
+  if (spec_.live) spec_.live->endIfStale();
 }
 
 core::Result<void> Session::start() {
@@ -390,6 +433,11 @@ GstPadProbeReturn Session::onParsedData(GstPad* pad, GstPadProbeInfo* info) {
       int w = 0, h = 0;
       gst_structure_get_int(s, "width", &w);
       gst_structure_get_int(s, "height", &h);
+      if (spec_.live) {
+        if (parsedCaps_) gst_caps_unref(parsedCaps_);
+        parsedCaps_ = gst_caps_ref(caps);
+        liveFailed_ = false;
+      }
       std::lock_guard lock(mutex_);
       info_.width = w;
       info_.height = h;
@@ -420,6 +468,7 @@ GstPadProbeReturn Session::onParsedData(GstPad* pad, GstPadProbeInfo* info) {
     lastPts_ = pts;
   }
   gotData_.store(true, std::memory_order_relaxed);
+  if (spec_.live && !closing_.load(std::memory_order_relaxed)) feedLive(buf);
   if (spec_.kind == SessionSpec::Kind::kMain) {
     const auto size = gst_buffer_get_size(buf);
     counters_->frames.fetch_add(1, std::memory_order_relaxed);

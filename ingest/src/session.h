@@ -26,6 +26,9 @@
 
 namespace sharpeyes::ingest {
 
+class LiveChannel;
+class LiveTap;
+
 // Per-camera counters that outlive sessions; written from streaming threads.
 struct CameraCounters {
   std::atomic<uint64_t> frames{0};  // main stream access units
@@ -48,6 +51,8 @@ struct SessionSpec {
   AnalyticsFeedOptions analyticsOptions;
   bool keyframesOnly = false;
   core::Duration connectTimeout{};
+  // The live channel of this stream (see live_tap.h); a tap runs while it is wanted.
+  std::shared_ptr<LiveChannel> live;
 };
 
 class Session : public std::enable_shared_from_this<Session> {
@@ -103,6 +108,8 @@ class Session : public std::enable_shared_from_this<Session> {
   bool hasOpenFragments();
   bool recorderStarted();
   void sendEos();
+  void feedLive(GstBuffer* buf);  // parser probe thread
+  void stopLive();                // after the pipeline is down
 
   SessionSpec spec_;
   std::shared_ptr<CameraCounters> counters_;
@@ -134,6 +141,10 @@ class Session : public std::enable_shared_from_this<Session> {
   // PTS repair (parser src probe; one streaming thread).
   GstClockTime lastPts_ = GST_CLOCK_TIME_NONE;
   GstClockTime lastFrameDur_ = 0;
+  // Live tap (parser probe thread; stopLive() once the pipeline no longer streams).
+  GstCaps* parsedCaps_ = nullptr;
+  std::unique_ptr<LiveTap> liveTap_;
+  bool liveFailed_ = false;  // the tap could not be built for these caps: logged once
 };
 
 template <typename OnClosed>
@@ -187,6 +198,7 @@ void Session::finish(bool finishRecording, core::Duration eosTimeout, OnClosed&&
   gst_element_set_state(pipeline_, GST_STATE_NULL);
   gst_object_unref(pipeline_);
   pipeline_ = nullptr;
+  stopLive();
   // A recorder that did not finish in time still leaves a fragmented file that plays up to its
   // last complete fragment: hand it on (files without a single fragment are left for storage's
   // start-up reconcile to quarantine).

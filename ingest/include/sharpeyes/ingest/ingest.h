@@ -121,18 +121,21 @@ class Listener {
   // On a GStreamer streaming thread. Must return quickly; keep `frame` (it owns its pixels)
   // to process it elsewhere. While a previous frame is still held the next may be dropped.
   virtual void onFrame(const core::Frame& frame) {}
-  // On a GStreamer streaming thread; must return quickly (a slow consumer only loses live
-  // fragments, never recording or analytics data). Fragmented MP4 bytes of the camera's own
-  // stream (not re-encoded): first an init segment (ftyp+moov), then moof+mdat fragments, each
-  // fragment starting at a frame boundary; the first fragment after an init segment starts at a
-  // keyframe, and a fragment whose first sample is a keyframe has that sample flagged as sync in
-  // its trun/tfhd. Each call carries whole top-level boxes (one init segment, or one moof+mdat).
-  // Called only while live is wanted for that stream. After a reconnect a new init segment comes
-  // first (decoding restarts from it).
+  // On a GStreamer streaming thread (the live muxer's own, never the camera's); must return
+  // quickly: a slow consumer only loses live fragments (up to the next keyframe), never recording
+  // or analytics data. Fragmented MP4 bytes of the camera's own stream (not re-encoded): first an
+  // init segment (ftyp+moov), then moof+mdat fragments, each fragment starting at a frame
+  // boundary and holding one frame (low latency); the first fragment after an init segment, and
+  // the first after a drop, starts at a keyframe, and a keyframe is flagged as a sync sample in
+  // its fragment's tfhd/trun sample flags. Each call carries whole top-level boxes: one init
+  // segment, or one moof+mdat. Media time restarts at 0 with each init segment. Called only while
+  // live is wanted for that stream; after a reconnect (still wanted) onLiveEnded comes first,
+  // then a new init segment.
   virtual void onLiveBytes(const core::CameraId& camera, LiveStream stream,
                            std::string_view bytes) {}
-  // The live stream stopped (camera lost, or no longer wanted). On a GStreamer streaming thread
-  // or the camera's context thread; must return quickly.
+  // The live stream stopped (camera lost, or no longer wanted): once per stream that delivered
+  // bytes, after its last onLiveBytes. On an ingest worker or GStreamer thread; must return
+  // quickly.
   virtual void onLiveEnded(const core::CameraId& camera, LiveStream stream) {}
 };
 
@@ -162,7 +165,8 @@ class IngestManager {
                                            const std::optional<StreamSource>& sub) = 0;
   // Start/stop muxing a camera's stream for live viewers (on demand: nothing is muxed while no one
   // watches). Thread-safe, returns at once. kNotFound for an unknown camera; kUnsupported for kSub
-  // on a camera without a sub stream.
+  // on a camera without a sub stream. A sub stream that analytics does not pull is pulled while
+  // its live is wanted (and closed again after).
   virtual core::Result<void> setLive(const core::CameraId& id, LiveStream stream, bool wanted) = 0;
   // A snapshot of every camera. Thread-safe.
   virtual std::vector<CameraStatus> status() const = 0;

@@ -3,7 +3,7 @@
 // throughput; in the same run the same alerts over plain PUB/SUB (and the same bytes over a plain
 // DEALER/ROUTER) as the baseline, with our overhead as a ratio. Real sockets on loopback.
 //
-//   bus_bench [--quick]
+//   bus_bench [--quick] [--only latency|rate|clip]
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -154,6 +154,26 @@ struct Chain {
     gw = bus::Publisher::create(p).value();
     gw->start();
   }
+  // Counters of every link, for when a phase does not complete.
+  void dump(const char* when) {
+    const auto g = gw->stats();
+    std::fprintf(
+        stderr,
+        "[%s] gw: published %llu sent %llu retx %llu acked %llu outbox %llu B connected %d\n", when,
+        (unsigned long long)g.published, (unsigned long long)g.sent,
+        (unsigned long long)g.retransmitted, (unsigned long long)g.acked,
+        (unsigned long long)g.outboxBytes, g.connected ? 1 : 0);
+    for (auto* c : {village.get(), township.get(), county.get()}) {
+      const auto s = c->stats();
+      std::fprintf(stderr,
+                   "[%s] centre: received %llu stored %llu dup %llu gaps %llu fwd %llu "
+                   "storeErrors %llu malformed %llu\n",
+                   when, (unsigned long long)s.received, (unsigned long long)s.stored,
+                   (unsigned long long)s.duplicates, (unsigned long long)s.gaps,
+                   (unsigned long long)s.forwarded, (unsigned long long)s.storeErrors,
+                   (unsigned long long)s.malformed);
+    }
+  }
   void stop() {
     gw->stop();
     village->stop();
@@ -236,7 +256,20 @@ double clipBaselineMBps(const std::string& data, size_t chunk) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const bool quick = argc > 1 && std::string(argv[1]) == "--quick";
+  bool quick = false;
+  std::string only;  // "latency", "rate" or "clip": run one part (profiling)
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--quick") {
+      quick = true;
+    } else if (a == "--only" && i + 1 < argc) {
+      only = argv[++i];
+    } else {
+      std::fprintf(stderr, "usage: bus_bench [--quick] [--only latency|rate|clip]\n");
+      return 2;
+    }
+  }
+  auto runs = [&](const char* part) { return only.empty() || only == part; };
   const double secs = quick ? 1.0 : 3.0;
   const auto dir =
       std::filesystem::temp_directory_path() / ("sharpeyes-bus-bench-" + core::newId());
@@ -258,6 +291,7 @@ int main(int argc, char** argv) {
       "\"severity\":3,\"rule\":\"line-1\",\"object\":\"person\",\"attributes\":{\"direction\":"
       "\"A->B\"}}";
   for (int rate : {1000, 10000}) {
+    if (!runs("latency")) break;
     chain.hopGw.clear();
     chain.hopTown.clear();
     chain.e2e.clear();
@@ -266,6 +300,7 @@ int main(int argc, char** argv) {
     paced(rate, secs, [&] { chain.gw->publish(event("510603101201", 3)); });
     const bool all =
         waitUntil([&] { return chain.countyStored >= before + n; }, std::chrono::seconds(60));
+    if (!all) chain.dump("incomplete");
     Baseline b;
     baselinePubSub(rate, secs, b, payload);
     std::printf(
@@ -286,7 +321,7 @@ int main(int argc, char** argv) {
 
   // Maximum sustained rate into one centre: fill a gateway outbox, then let it drain into the
   // village centre (severity 1: stored there, not forwarded); every event must be stored.
-  {
+  if (runs("rate")) {
     const int n = quick ? 20000 : 100000;
     bus::PublisherConfig p;
     p.origin = "gw";
@@ -320,7 +355,7 @@ int main(int argc, char** argv) {
   }
 
   // Clip throughput: one clip gateway -> village centre, SHA-256 verified at the receiver.
-  {
+  if (runs("clip")) {
     const size_t size = quick ? (16u << 20) : (64u << 20);
     std::string data(size, '\0');
     for (size_t i = 0; i < size; ++i) data[i] = static_cast<char>((i * 2654435761u) >> 13);

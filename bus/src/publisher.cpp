@@ -207,10 +207,13 @@ class PublisherImpl final : public Publisher {
         continue;  // EINTR
       }
       if (items[0].revents & ZMQ_POLLIN) {
-        wakePending_ = false;
         zmq::message_t m;
         while (wakeRx_.recv(m, zmq::recv_flags::dontwait)) {
         }
+        // Cleared only after draining: a wake() that found the flag set relies on a message that
+        // is still queued or on the refill below. Clearing before draining lost wake-ups (a
+        // message drained with the flag left set suppressed every later wake(): a stalled link).
+        wakePending_ = false;
         moreInDb_ = true;
         clipCheck_ = true;
       }

@@ -42,6 +42,21 @@ typedef std::string xsd__duration;   // "PT5S"
 
 class wsa5__EndpointReferenceType { public: xsd__anyURI Address 1; };
 
+// WS-Addressing 2005/08 message headers. ONVIF event operations on a subscription (PullMessages,
+// Renew, Unsubscribe) are addressed by wsa5:To = the subscription reference address, with
+// wsa5:Action and wsa5:MessageID; many cameras refuse them otherwise. Merged into the header that
+// wsa.h declares (it is `mutable`); plain strings because only the values matter to us.
+typedef char* _wsa5__MessageID;
+typedef char* _wsa5__RelatesTo;
+typedef char* _wsa5__To;
+typedef char* _wsa5__Action;
+mutable struct SOAP_ENV__Header {
+  _wsa5__MessageID wsa5__MessageID 0;
+  _wsa5__RelatesTo wsa5__RelatesTo 0;
+  mustUnderstand _wsa5__To wsa5__To 0;
+  mustUnderstand _wsa5__Action wsa5__Action 0;
+};
+
 // ---------------------------------------------------------------------------------------------
 // tt: common schema
 // ---------------------------------------------------------------------------------------------

@@ -21,6 +21,15 @@ using core::Result;
 
 namespace {
 
+// Actions of the event operations (ONVIF Event WSDL, WS-BaseNotification bw-2).
+const char* kActionCreatePullPoint =
+    "http://www.onvif.org/ver10/events/wsdl/EventPortType/CreatePullPointSubscriptionRequest";
+const char* kActionPullMessages =
+    "http://www.onvif.org/ver10/events/wsdl/PullPointSubscription/PullMessagesRequest";
+const char* kActionRenew = "http://docs.oasis-open.org/wsn/bw-2/SubscriptionManager/RenewRequest";
+const char* kActionUnsubscribe =
+    "http://docs.oasis-open.org/wsn/bw-2/SubscriptionManager/UnsubscribeRequest";
+
 const char* kPtzGenericPanTilt =
     "http://www.onvif.org/ver10/tptz/PanTiltSpaces/PositionGenericSpace";
 const char* kPtzGenericZoom = "http://www.onvif.org/ver10/tptz/ZoomSpaces/PositionGenericSpace";
@@ -87,11 +96,25 @@ DeviceClient::~DeviceClient() = default;
 
 namespace {
 
+// WS-Addressing 2005/08 headers for one call: the destination and the operation's action.
+struct Addressing {
+  const std::string& to;
+  const char* action;
+};
+
+void addAddressing(struct soap* soap, const Addressing& wsa) {
+  if (soap->header == nullptr) soap_header(soap);
+  soap->header->wsa5__To = soap_strdup(soap, wsa.to.c_str());
+  soap->header->wsa5__Action = soap_strdup(soap, wsa.action);
+  soap->header->wsa5__MessageID = soap_strdup(soap, soap_wsa_rand_uuid(soap));
+}
+
 // Runs one SOAP call with authentication and limits. `call` fills the caller's response object;
 // the returned context owns everything the response points at, so keep it alive while reading.
 Result<ss::SoapPtr> runCall(const Credentials& creds, const CallOptions& opts, bool& httpDigest,
                             core::Duration clockOffset, bool authenticate, std::string_view op,
-                            const std::string& url, const std::function<int(struct soap*)>& call) {
+                            const std::string& url, const std::function<int(struct soap*)>& call,
+                            const Addressing* wsa = nullptr) {
   ss::SoapPtr soap = ss::newContext(limitsFrom(opts));
   if (url.starts_with("https://")) ss::enableTls(soap.get(), limitsFrom(opts));
   const bool withCreds = authenticate && !creds.empty();
@@ -101,6 +124,7 @@ Result<ss::SoapPtr> runCall(const Credentials& creds, const CallOptions& opts, b
       ss::addUsernameToken(soap.get(), creds.username, creds.password,
                            core::processClock().now() + clockOffset, !opts.usePasswordText);
     }
+    if (wsa != nullptr) addAddressing(soap.get(), *wsa);
   };
   http_da_info info{};
   bool infoSaved = false;
@@ -141,6 +165,14 @@ Result<ss::SoapPtr> runCall(const Credentials& creds, const CallOptions& opts, b
 #define SE_CALL(op, url, auth, expr)                                                               \
   runCall(impl_->credentials, impl_->options, impl_->needsHttpDigest, clockOffset_, auth, op, url, \
           [&](struct soap* soap) { return (expr); })
+// The same with WS-Addressing To = url and the given Action (event subscription operations).
+#define SE_CALL_WSA(op, url, action, expr)                                                       \
+  [&] {                                                                                          \
+    const Addressing wsa{url, action};                                                           \
+    return runCall(                                                                              \
+        impl_->credentials, impl_->options, impl_->needsHttpDigest, clockOffset_, true, op, url, \
+        [&](struct soap* soap) { return (expr); }, &wsa);                                        \
+  }()
 
 Result<core::Duration> DeviceClient::syncClock() {
   _tds__GetSystemDateAndTime req;
@@ -552,9 +584,9 @@ Result<PullPoint> DeviceClient::createPullPoint(core::Duration initialTerminatio
   _tev__CreatePullPointSubscription req;
   req.InitialTerminationTime = &term;
   _tev__CreatePullPointSubscriptionResponse resp;
-  auto soap =
-      SE_CALL("CreatePullPointSubscription", url, true,
-              soap_call___tev__CreatePullPointSubscription(soap, url.c_str(), nullptr, &req, resp));
+  auto soap = SE_CALL_WSA(
+      "CreatePullPointSubscription", url, kActionCreatePullPoint,
+      soap_call___tev__CreatePullPointSubscription(soap, url.c_str(), nullptr, &req, resp));
   if (!soap.ok()) return soap.error();
   if (resp.SubscriptionReference.Address.empty()) {
     return makeError(ErrorCode::kCorrupt, "CreatePullPointSubscription: no address");
@@ -570,8 +602,8 @@ Result<std::vector<Notification>> DeviceClient::pullMessages(const PullPoint& pu
   req.MessageLimit = std::max(1, limit);
   _tev__PullMessagesResponse resp;
   const std::string& url = pullPoint.address;
-  auto soap = SE_CALL("PullMessages", url, true,
-                      soap_call___tev__PullMessages(soap, url.c_str(), nullptr, &req, resp));
+  auto soap = SE_CALL_WSA("PullMessages", url, kActionPullMessages,
+                          soap_call___tev__PullMessages(soap, url.c_str(), nullptr, &req, resp));
   if (!soap.ok()) return soap.error();
   std::vector<Notification> out;
   for (const wsnt__NotificationMessageHolderType* m : resp.wsnt__NotificationMessage) {
@@ -609,8 +641,8 @@ Result<PullPoint> DeviceClient::renew(const PullPoint& pullPoint, core::Duration
   req.TerminationTime = xsdDuration(termination);
   _wsnt__RenewResponse resp;
   const std::string& url = pullPoint.address;
-  auto soap =
-      SE_CALL("Renew", url, true, soap_call___tev__Renew(soap, url.c_str(), nullptr, &req, resp));
+  auto soap = SE_CALL_WSA("Renew", url, kActionRenew,
+                          soap_call___tev__Renew(soap, url.c_str(), nullptr, &req, resp));
   if (!soap.ok()) return soap.error();
   return PullPoint{url, deviceTimeToLocal(resp.TerminationTime, clockOffset_)};
 }
@@ -619,8 +651,8 @@ Result<void> DeviceClient::unsubscribe(const PullPoint& pullPoint) {
   _wsnt__Unsubscribe req;
   _wsnt__UnsubscribeResponse resp;
   const std::string& url = pullPoint.address;
-  auto soap = SE_CALL("Unsubscribe", url, true,
-                      soap_call___tev__Unsubscribe(soap, url.c_str(), nullptr, &req, resp));
+  auto soap = SE_CALL_WSA("Unsubscribe", url, kActionUnsubscribe,
+                          soap_call___tev__Unsubscribe(soap, url.c_str(), nullptr, &req, resp));
   if (!soap.ok()) return soap.error();
   return core::okResult();
 }

@@ -444,6 +444,70 @@ TEST_F(OnvifSimTest, ServerEnforcesWsSecurityOnTheWire) {
   EXPECT_GE(st.staleRejected, 2u);
 }
 
+// A correctly signed request (fresh nonce, device clock) with extra headers and a body.
+std::string signedEnvelope(const std::string& extraHeaders, const std::string& body) {
+  static int counter = 0;
+  const std::string nonce = "wsa-nonce-" + std::to_string(++counter) + "-0123456789";
+  const std::string created = isoUtc(std::chrono::system_clock::now() + 17min);
+  std::string e = envelope("admin", b64(sha1(nonce + created + "s3cret")), "PasswordDigest",
+                           b64(nonce), created);
+  e.replace(e.find("<s:Body>"), std::string::npos, "");
+  e.replace(e.find("</s:Header>"), std::string::npos, "");
+  return e + extraHeaders + "</s:Header><s:Body>" + body + "</s:Body></s:Envelope>";
+}
+
+TEST_F(OnvifSimTest, SubscriptionOperationsNeedWsAddressingTo) {
+  DeviceClient c(device_->deviceUrl(0), creds(), fast());
+  ASSERT_TRUE(c.syncClock().ok());
+  auto pp = c.createPullPoint(60s);
+  ASSERT_TRUE(pp.ok()) << pp.error().describe();
+  const std::string path = pp->address.substr(pp->address.find("/onvif/"));
+  const std::string wsa = "xmlns:a=\"http://www.w3.org/2005/08/addressing\"";
+  const std::string pullAction =
+      "http://www.onvif.org/ver10/events/wsdl/PullPointSubscription/PullMessagesRequest";
+  const std::string pull =
+      "<PullMessages xmlns=\"http://www.onvif.org/ver10/events/wsdl\"><Timeout>PT0S</Timeout>"
+      "<MessageLimit>10</MessageLimit></PullMessages>";
+  auto header = [&](const std::string& to, const std::string& action, const std::string& id) {
+    std::string h;
+    if (!action.empty())
+      h += "<a:Action s:mustUnderstand=\"1\" " + wsa + ">" + action + "</a:Action>";
+    if (!id.empty()) h += "<a:MessageID " + wsa + ">" + id + "</a:MessageID>";
+    if (!to.empty()) h += "<a:To s:mustUnderstand=\"1\" " + wsa + ">" + to + "</a:To>";
+    return h;
+  };
+  const uint16_t port = device_->httpPort();
+
+  // No To: refused, as Hikvision/Dahua/Axis firmwares refuse it.
+  const std::string noTo = post(port, path, signedEnvelope(header("", pullAction, ""), pull));
+  EXPECT_EQ(noTo.find(" 200 "), std::string::npos) << noTo.substr(0, 600);
+  EXPECT_NE(noTo.find("MessageAddressingHeaderRequired"), std::string::npos) << noTo;
+  // To naming another subscription: refused.
+  const std::string other = pp->address.substr(0, pp->address.rfind('/') + 1) + "999999";
+  const std::string wrongTo = post(port, path, signedEnvelope(header(other, pullAction, ""), pull));
+  EXPECT_EQ(wrongTo.find(" 200 "), std::string::npos);
+  EXPECT_NE(wrongTo.find("DestinationUnreachable"), std::string::npos) << wrongTo;
+  // The wrong Action: refused.
+  const std::string wrongAction = post(
+      port, path, signedEnvelope(header(pp->address, "http://example.com/NotThisOne", ""), pull));
+  EXPECT_NE(wrongAction.find("ActionNotSupported"), std::string::npos) << wrongAction;
+  // Right To, Action and MessageID: answered, with RelatesTo = our MessageID and the response
+  // Action, and without echoing our UsernameToken.
+  const std::string ok = post(
+      port, path, signedEnvelope(header(pp->address, pullAction, "urn:uuid:1234-wsa-test"), pull));
+  EXPECT_NE(ok.find(" 200 "), std::string::npos) << ok.substr(0, 800);
+  EXPECT_NE(ok.find("PullMessagesResponse"), std::string::npos);
+  EXPECT_NE(ok.find("RelatesTo>urn:uuid:1234-wsa-test<"), std::string::npos) << ok;
+  EXPECT_NE(ok.find("PullPointSubscription/PullMessagesResponse<"), std::string::npos) << ok;
+  EXPECT_EQ(ok.find("UsernameToken"), std::string::npos) << ok;
+
+  // Our client addresses Renew, PullMessages and Unsubscribe itself.
+  EXPECT_TRUE(c.pullMessages(*pp, 0s, 10).ok());
+  auto renewed = c.renew(*pp, 60s);
+  ASSERT_TRUE(renewed.ok()) << renewed.error().describe();
+  EXPECT_TRUE(c.unsubscribe(*pp).ok());
+}
+
 TEST_F(OnvifSimTest, ServerRefusesDeeplyNestedRequest) {
   // tt:Transport nests through Tunnel: a recursive type, so depth is what bounds the parser's
   // recursion. The device (maxlevel 32) must refuse, and keep serving.

@@ -4,7 +4,9 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
+#include <string_view>
 
 #include "device_impl.h"
 
@@ -33,15 +35,73 @@ RequestContext* ctxOf(struct soap* soap) {
   return static_cast<RequestContext*>(soap->user);
 }
 
-// Camera of the request, authorised; -1 with a fault set otherwise.
-int begin(struct soap* soap, bool authenticate = true) {
+// "http://host:port/onvif/cam01/subscription/3?x" -> "/onvif/cam01/subscription/3"
+std::string pathOf(std::string_view url) {
+  if (auto scheme = url.find("://"); scheme != std::string_view::npos) {
+    url.remove_prefix(scheme + 3);
+    const auto slash = url.find('/');
+    url = slash == std::string_view::npos ? std::string_view("/") : url.substr(slash);
+  }
+  if (auto q = url.find('?'); q != std::string_view::npos) url = url.substr(0, q);
+  return std::string(url);
+}
+
+// WS-Addressing on an operation addressed to a subscription, as strict cameras check it: wsa:To
+// must name this subscription (its reference address; only the path is compared, the host may
+// be spelt differently behind NAT), and wsa:Action, when sent, must be this operation's.
+int checkAddressing(struct soap* soap, const SOAP_ENV__Header* h, const char* action) {
+  const char* to = h != nullptr ? h->wsa5__To : nullptr;
+  if (to == nullptr || *to == '\0') {
+    return fault(soap, "wsa5:MessageAddressingHeaderRequired",
+                 "wsa:To required: the subscription reference address");
+  }
+  if (pathOf(to) != pathOf(soap->path)) {
+    return fault(
+        soap, "wsa5:DestinationUnreachable",
+        soap_strdup(
+            soap,
+            ("wsa:To does not name this subscription: " + std::string(to).substr(0, 200)).c_str()));
+  }
+  if (h->wsa5__Action != nullptr && std::strcmp(h->wsa5__Action, action) != 0) {
+    return fault(soap, "wsa5:ActionNotSupported", "wsa:Action does not match the operation");
+  }
+  return SOAP_OK;
+}
+
+// The response's header: never the request's (it carries the UsernameToken), but WS-Addressing
+// RelatesTo = the request's MessageID and the response Action when the request was addressed.
+SOAP_ENV__Header* replyHeader(struct soap* soap, const SOAP_ENV__Header* request) {
+  if (request == nullptr ||
+      (request->wsa5__MessageID == nullptr && request->wsa5__Action == nullptr))
+    return nullptr;
+  auto* h = soap_new_SOAP_ENV__Header(soap);
+  h->wsa5__RelatesTo = request->wsa5__MessageID;
+  if (request->wsa5__Action != nullptr) {
+    // ".../PullMessagesRequest" -> ".../PullMessagesResponse", ".../GetProfiles" -> "...Response"
+    std::string a = request->wsa5__Action;
+    if (a.ends_with("Request")) a.resize(a.size() - 7);
+    h->wsa5__Action = soap_strdup(soap, (a + "Response").c_str());
+  }
+  return h;
+}
+
+// Camera of the request, authorised (and, for subscription operations, addressed: `action`);
+// -1 with a fault set otherwise.
+int begin(struct soap* soap, bool authenticate = true, const char* action = nullptr) {
+  const SOAP_ENV__Header* request = soap->header;
+  SOAP_ENV__Header* reply = replyHeader(soap, request);
+  auto done = [&](int camera) {
+    soap->header = reply;  // also for a fault, which is sent after the operation returns
+    return camera;
+  };
   RequestContext* ctx = ctxOf(soap);
   if (ctx == nullptr || ctx->device == nullptr || ctx->camera < 0) {
     fault(soap, "ter:InvalidArgVal", "unknown device path");
-    return -1;
+    return done(-1);
   }
-  if (authenticate && ctx->device->authorize(soap) != SOAP_OK) return -1;
-  return ctx->camera;
+  if (authenticate && ctx->device->authorize(soap) != SOAP_OK) return done(-1);
+  if (action != nullptr && checkAddressing(soap, request, action) != SOAP_OK) return done(-1);
+  return done(ctx->camera);
 }
 
 std::string formatTime(sharpeyes::core::WallTime t) {
@@ -508,7 +568,9 @@ std::string deviceTimeOf(DeviceImpl& d, std::chrono::steady_clock::time_point ex
 }  // namespace
 
 int __tev__PullMessages(struct soap* soap, _tev__PullMessages* req, _tev__PullMessagesResponse& r) {
-  const int cam = begin(soap);
+  const int cam =
+      begin(soap, true,
+            "http://www.onvif.org/ver10/events/wsdl/PullPointSubscription/PullMessagesRequest");
   if (cam < 0) return soap->error;
   DeviceImpl& d = *ctxOf(soap)->device;
   const std::string id = subscriptionOf(soap);
@@ -552,7 +614,8 @@ int __tev__PullMessages(struct soap* soap, _tev__PullMessages* req, _tev__PullMe
 }
 
 int __tev__Renew(struct soap* soap, _wsnt__Renew* req, _wsnt__RenewResponse& r) {
-  const int cam = begin(soap);
+  const int cam =
+      begin(soap, true, "http://docs.oasis-open.org/wsn/bw-2/SubscriptionManager/RenewRequest");
   if (cam < 0) return soap->error;
   DeviceImpl& d = *ctxOf(soap)->device;
   const std::string id = subscriptionOf(soap);
@@ -568,7 +631,8 @@ int __tev__Renew(struct soap* soap, _wsnt__Renew* req, _wsnt__RenewResponse& r) 
 }
 
 int __tev__Unsubscribe(struct soap* soap, _wsnt__Unsubscribe*, _wsnt__UnsubscribeResponse&) {
-  const int cam = begin(soap);
+  const int cam = begin(
+      soap, true, "http://docs.oasis-open.org/wsn/bw-2/SubscriptionManager/UnsubscribeRequest");
   if (cam < 0) return soap->error;
   DeviceImpl& d = *ctxOf(soap)->device;
   const std::string id = subscriptionOf(soap);

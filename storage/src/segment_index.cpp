@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <map>
+#include <span>
 
 #include "chain.h"
 #include "db.h"
@@ -38,6 +39,9 @@ using core::makeError;
 using detail::micros;
 using detail::nowMicros;
 using detail::Row;
+
+// Ids per batched statement: well inside SQLite's limit on bound parameters (999 in old builds).
+constexpr size_t kIdsPerStatement = 500;
 using detail::Value;
 
 constexpr const char* kColumns =
@@ -200,23 +204,64 @@ class DbSegmentIndex final : public SegmentIndex {
     return !rows->empty();
   }
 
+  // Batched: a handful of statements per kIdsPerStatement ids instead of several per id, which
+  // on PostgreSQL (one network round trip per statement) made retention crawl.
   core::Result<void> markGarbageMany(const std::vector<int64_t>& ids,
                                      const std::string& reason) override {
     auto tx = detail::Tx::begin(db_);
     if (!tx) return tx.error();
-    for (int64_t id : ids) {
-      auto r = markGarbage(id, reason);
-      if (!r) return r;
+    const int64_t now = nowMicros();
+    for (size_t at = 0; at < ids.size(); at += kIdsPerStatement) {
+      const std::span<const int64_t> chunk(ids.data() + at,
+                                           std::min(kIdsPerStatement, ids.size() - at));
+      detail::Params p;
+      const std::string r = p.add(reason);
+      const std::string t = p.add(now);
+      const std::string list = p.addList(chunk, [](int64_t id) { return Value(id); });
+      auto n = db_.execute(
+          "INSERT INTO segment_garbage (segment_id, path, reason, marked_us) SELECT id, path, " +
+              r + ", " + t + " FROM segments WHERE id IN (" + list +
+              ") ON CONFLICT (segment_id) DO NOTHING",
+          p.values());
+      if (!n) return n.error();
     }
     return (*tx)->commit();
   }
 
+  // Same effect as dropGarbage() on each id, all or nothing: kNotFound (and nothing dropped)
+  // when one of them is not a garbage row.
   core::Result<void> dropGarbageMany(const std::vector<int64_t>& ids) override {
+    std::vector<int64_t> unique(ids);
+    std::sort(unique.begin(), unique.end());
+    unique.erase(std::unique(unique.begin(), unique.end()), unique.end());
     auto tx = detail::Tx::begin(db_);
     if (!tx) return tx.error();
-    for (int64_t id : ids) {
-      auto r = dropGarbage(id);
-      if (!r) return r;
+    const int64_t now = nowMicros();
+    for (size_t at = 0; at < unique.size(); at += kIdsPerStatement) {
+      const std::span<const int64_t> chunk(unique.data() + at,
+                                           std::min(kIdsPerStatement, unique.size() - at));
+      detail::Params p;
+      const std::string t = p.add(now);
+      const std::string list = p.addList(chunk, [](int64_t id) { return Value(id); });
+      auto tomb = db_.execute(
+          "INSERT INTO segment_tombstones (segment_id, camera, prev_chain, chain, path, sha256, "
+          "reason, deleted_us) SELECT s.id, s.camera, s.prev_chain, s.chain, s.path, s.sha256, "
+          "g.reason, " +
+              t + " FROM segments s JOIN segment_garbage g ON g.segment_id = s.id WHERE s.id IN (" +
+              list + ")",
+          p.values());
+      if (!tomb) return tomb.error();
+      if (*tomb != static_cast<int64_t>(chunk.size())) {
+        return notAllGarbage(chunk);
+      }
+      // The tombstone insert used its own $1; the deletes take the list alone.
+      detail::Params q;
+      const std::string only = q.addList(chunk, [](int64_t id) { return Value(id); });
+      auto d = db_.execute("DELETE FROM segments WHERE id IN (" + only + ")", q.values());
+      if (!d) return d.error();
+      auto g =
+          db_.execute("DELETE FROM segment_garbage WHERE segment_id IN (" + only + ")", q.values());
+      if (!g) return g.error();
     }
     return (*tx)->commit();
   }
@@ -343,6 +388,23 @@ class DbSegmentIndex final : public SegmentIndex {
         {s.camera.str(), chain, id});
     if (!up) return up.error();
     return id;
+  }
+
+  // The error dropGarbageMany() reports: the first id that is not a garbage row (or has no
+  // segment row left), as dropGarbage() would for it.
+  core::Error notAllGarbage(std::span<const int64_t> ids) {
+    for (int64_t id : ids) {
+      auto rows = db_.query(
+          "SELECT 1 FROM segment_garbage g JOIN segments s ON s.id = g.segment_id "
+          "WHERE g.segment_id = $1",
+          {id});
+      if (!rows) return rows.error();
+      if (rows->empty()) {
+        return makeError(ErrorCode::kNotFound,
+                         "segment " + std::to_string(id) + " is not garbage (or has no row)");
+      }
+    }
+    return makeError(ErrorCode::kInternal, "garbage rows changed during a drop");
   }
 
   core::Result<void> dropWithTombstone(int64_t id, const std::string& reason) {

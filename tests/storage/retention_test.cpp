@@ -164,6 +164,34 @@ TEST_P(CaseStoreTest, AuditVerifyDetectsEditedRemovedAndTruncatedEntries) {
   EXPECT_FALSE(c2->verifyAudit()->ok()) << "removing the newest entry is detected too";
 }
 
+TEST_P(CaseStoreTest, AppendAuditManyChainsAcrossBatches) {
+  ASSERT_TRUE(cases_->appendAudit(officer_, "view", "cam-1", "before"));
+  ASSERT_TRUE(cases_->appendAuditMany(officer_, "delete", {}));  // nothing, harmlessly
+  std::vector<std::pair<std::string, std::string>> many;
+  for (int i = 0; i < 250; ++i) many.emplace_back("seg/" + std::to_string(i), "age");
+  ASSERT_TRUE(cases_->appendAuditMany(officer_, "delete", many));  // crosses 100-row statements
+  ASSERT_TRUE(cases_->appendAudit(officer_, "view", "cam-1", "after"));
+
+  auto log = cases_->auditLog(0, 1000);
+  ASSERT_TRUE(log);
+  ASSERT_EQ(log->size(), 252u);
+  for (size_t i = 0; i < log->size(); ++i) {
+    EXPECT_EQ((*log)[i].seq, static_cast<int64_t>(i + 1));
+    if (i > 0) {
+      EXPECT_EQ((*log)[i].prevHash, (*log)[i - 1].hash) << i;
+    }
+  }
+  EXPECT_EQ((*log)[1].target, "seg/0");
+  EXPECT_EQ((*log)[250].target, "seg/249");
+  EXPECT_EQ((*log)[251].details, "after");
+  auto ok = cases_->verifyAudit();
+  ASSERT_TRUE(ok);
+  EXPECT_TRUE(ok->ok()) << ok->problems.front();
+  EXPECT_EQ(ok->entries, 252);
+  ASSERT_TRUE(db_->db().execute("UPDATE audit_log SET details = 'quota' WHERE seq = 150"));
+  EXPECT_FALSE(cases_->verifyAudit()->ok());
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, CaseStoreTest, ::testing::Values("sqlite", "postgresql"));
 
 // ---- retention sweeps on real files ---------------------------------------------------------

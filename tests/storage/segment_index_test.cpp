@@ -130,6 +130,53 @@ TEST_P(SegmentIndexTest, ChainDetectsRemovedAndAlteredRowsButNotGarbageDeletion)
   EXPECT_NE(bad->problems[1].find("missing"), std::string::npos) << bad->problems[1];
 }
 
+TEST_P(SegmentIndexTest, BatchedGarbageAcrossStatementChunks) {
+  // More rows than one batched statement takes (500), so the chunking is crossed.
+  constexpr int kRows = 1203;
+  std::vector<core::Segment> rows;
+  for (int i = 0; i < kRows; ++i) {
+    rows.push_back(seg(cam("cam-a"), kT0 + i * 10s, 10s, "a/" + std::to_string(i)));
+  }
+  ASSERT_TRUE(index_->insertMany(rows));
+  auto all = index_->oldest(cam("cam-a"), kRows);
+  ASSERT_TRUE(all);
+  ASSERT_EQ(all->size(), static_cast<size_t>(kRows));
+  std::vector<int64_t> doomed;  // every row but the newest three
+  for (int i = 0; i < kRows - 3; ++i) doomed.push_back((*all)[i].id);
+
+  ASSERT_TRUE(index_->markGarbageMany(doomed, "age"));
+  ASSERT_TRUE(index_->markGarbageMany(doomed, "age")) << "marking twice is harmless";
+  auto g = index_->garbage();
+  ASSERT_TRUE(g);
+  ASSERT_EQ(g->size(), doomed.size());
+  EXPECT_EQ(g->front().reason, "age");
+  EXPECT_EQ(g->front().path, "a/0");
+
+  // All or nothing: one id that is not garbage fails the whole drop with kNotFound.
+  std::vector<int64_t> withLive = doomed;
+  withLive.push_back((*all)[kRows - 1].id);
+  auto refused = index_->dropGarbageMany(withLive);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, core::ErrorCode::kNotFound) << refused.error().describe();
+  EXPECT_EQ(index_->garbage()->size(), doomed.size());
+  EXPECT_EQ(*index_->totalBytes(), kRows * 1000u);
+
+  ASSERT_TRUE(index_->dropGarbageMany(doomed));
+  EXPECT_TRUE(index_->garbage()->empty());
+  auto left = index_->oldest(cam("cam-a"), kRows);
+  ASSERT_TRUE(left);
+  ASSERT_EQ(left->size(), 3u);
+  EXPECT_EQ(left->front().path, "a/" + std::to_string(kRows - 3));
+  auto reason = db_->db().query("SELECT COUNT(*) FROM segment_tombstones WHERE reason = 'age'");
+  ASSERT_TRUE(reason);
+  EXPECT_EQ(reason->front().i64(0), kRows - 3);
+  auto chain = index_->verifyChain(cam("cam-a"));
+  ASSERT_TRUE(chain);
+  EXPECT_TRUE(chain->ok()) << chain->problems.front();
+  EXPECT_EQ(chain->tombstonesCrossed, kRows - 3);
+  EXPECT_EQ(index_->dropGarbageMany({doomed.front()}).error().code, core::ErrorCode::kNotFound);
+}
+
 TEST_P(SegmentIndexTest, NewestRowRemovedBehindTheIndexIsDetected) {
   auto ids = fill();
   ASSERT_TRUE(db_->db().execute("DELETE FROM segments WHERE id = $1", {ids.back()}));

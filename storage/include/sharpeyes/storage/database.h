@@ -1,7 +1,7 @@
 #pragma once
-// Database: one connection to the storage database, shared by SegmentIndex, EventStore and
-// CaseStore. SQLite (embedded default, WAL) or PostgreSQL (libpq) — the same schema, created and
-// upgraded by versioned migrations when the database is opened.
+// Database: one connection to the storage database, shared by SegmentIndex, EventStore,
+// CaseStore, AlertStore and ClipStore. SQLite (embedded default, WAL) or PostgreSQL (libpq) — the
+// same schema, created and upgraded by versioned migrations when the database is opened.
 //
 // Thread-safety: every method may be called from any thread; statements on one Database are
 // serialised (one connection). Owned through shared_ptr by every store opened on it.

@@ -4,6 +4,7 @@
 #include <charconv>
 #include <chrono>
 #include <nlohmann/json.hpp>
+#include <span>
 
 #include "db.h"
 #include "sharpeyes/storage/database.h"
@@ -96,6 +97,28 @@ class DbEventStore final : public EventStore {
     if (!rows) return rows.error();
     if (rows->empty()) return std::optional<core::Event>{};
     return std::optional<core::Event>(toEvent(rows->front()));
+  }
+
+  core::Result<std::map<std::string, core::Event>> getMany(
+      const std::vector<std::string>& ids) override {
+    constexpr size_t kIdsPerStatement = 500;  // inside SQLite's limit on bound parameters
+    std::map<std::string, core::Event> out;
+    for (size_t at = 0; at < ids.size(); at += kIdsPerStatement) {
+      const std::span<const std::string> chunk(ids.data() + at,
+                                               std::min(kIdsPerStatement, ids.size() - at));
+      detail::Params p;
+      const std::string list = p.addList(chunk, [](const std::string& id) { return Value(id); });
+      auto rows =
+          db_.query(std::string("SELECT ") + kColumns + " FROM events WHERE id IN (" + list + ")",
+                    p.values());
+      if (!rows) return rows.error();
+      for (const Row& r : *rows) {
+        core::Event e = toEvent(r);
+        std::string id = e.id;
+        out.emplace(std::move(id), std::move(e));
+      }
+    }
+    return out;
   }
 
   core::Result<EventPage> query(const EventQuery& q) override {

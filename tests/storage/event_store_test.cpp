@@ -226,6 +226,25 @@ TEST_P(EventStoreTest, SameStartTimeOrdersByInsertion) {
   EXPECT_EQ(seen, (std::vector<std::string>{"ev-0", "ev-1", "ev-2", "ev-3", "ev-4"}));
 }
 
+TEST_P(EventStoreTest, GetManyFindsKnownIdsAcrossStatementChunks) {
+  fill(1200);  // more ids than one statement takes (500)
+  std::vector<std::string> wanted;
+  for (int i = 0; i < 1200; i += 2) wanted.push_back("ev-" + std::to_string(i));
+  wanted.push_back("ev-missing");
+  wanted.push_back("ev-4");  // asked twice: still one entry
+  auto got = store_->getMany(wanted);
+  ASSERT_TRUE(got) << got.error().describe();
+  EXPECT_EQ(got->size(), 600u);
+  EXPECT_EQ(got->count("ev-missing"), 0u);
+  ASSERT_EQ(got->count("ev-1198"), 1u);
+  EXPECT_EQ(got->at("ev-1198").camera.str(), makeEvent(1198).camera.str());
+  EXPECT_EQ(got->at("ev-1198").attributes.at("n"), "1198");
+  EXPECT_EQ(got->count("ev-1"), 0u);
+  auto none = store_->getMany({});
+  ASSERT_TRUE(none);
+  EXPECT_TRUE(none->empty());
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, EventStoreTest, ::testing::Values("sqlite", "postgresql"));
 
 }  // namespace

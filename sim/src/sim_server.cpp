@@ -30,6 +30,7 @@
 #include <sstream>
 #include <thread>
 
+#include "clock_stamp.h"
 #include "control_server.h"
 #include "encoded_stream.h"
 #include "sharpeyes/sim/sim.h"
@@ -546,6 +547,13 @@ void SimServerImpl::feedLive(Feed& f, Clock::time_point now) {
   }
   cv::Mat bgr(p.height, p.width, CV_8UC3), i420;
   liveRenderers_.at(cam.scene)->render(f.next, p.fps, p.width, p.height, bgr.data, view);
+  if (opt_.stampLiveClock) {
+    // The time the picture exists ("glass"): latency tools subtract it from their display time.
+    const auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count();
+    detail::drawClockStamp(bgr.data, p.width, p.height, static_cast<uint32_t>(millis));
+  }
   cv::cvtColor(bgr, i420, cv::COLOR_BGR2YUV_I420);
   const size_t bytes = i420.total() * i420.elemSize();
   GstBuffer* buf = gst_buffer_new_allocate(nullptr, bytes, nullptr);

@@ -128,8 +128,9 @@ class Listener {
   // boundary and holding one frame (low latency); the first fragment after an init segment, and
   // the first after a drop, starts at a keyframe, and a keyframe is flagged as a sync sample in
   // its fragment's tfhd/trun sample flags. Each call carries whole top-level boxes: one init
-  // segment, or one moof+mdat. Media time restarts at 0 with each init segment. Called only while
-  // live is wanted for that stream; after a reconnect (still wanted) onLiveEnded comes first,
+  // segment, or one moof+mdat. Media time starts at 0 with each init segment (mp4mux rebases
+  // it), so a player should start afresh on every init segment, even an identical one. Called only
+  // while live is wanted for that stream; after a reconnect (still wanted) onLiveEnded comes first,
   // then a new init segment.
   virtual void onLiveBytes(const core::CameraId& camera, LiveStream stream,
                            std::string_view bytes) {}

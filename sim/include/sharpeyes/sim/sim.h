@@ -53,7 +53,20 @@ struct SimOptions {
   std::optional<std::string> mediaFile;  // serve this file (looped) instead of synthetic scenes
   std::vector<SceneSpec> scenes;         // explicit scenes (camera i gets scenes[i % size])
   std::vector<int> ptzCameras;           // indices of PTZ cameras (live-encoded, view movable)
+  // Live-encoded (PTZ) cameras draw their render time into each frame (see readClockStamp), for
+  // glass-to-glass latency measurements. Off by default; cached (deterministic) scenes never
+  // carry it.
+  bool stampLiveClock = false;
 };
+
+// The clock stamp: a row of kClockStampBits black/white square blocks across the top of the
+// frame, each width / kClockStampBits pixels (at least 8): the render time in Unix milliseconds
+// (low 32 bits, most significant bit first), then an 8-bit check. Big enough to survive H.264 at
+// sub-stream bitrates.
+inline constexpr int kClockStampBits = 40;
+// Reads the stamp from a decoded frame's luma (Y or grey) plane: the low 32 bits of the Unix
+// milliseconds, or nothing when the frame carries no (intact) stamp.
+std::optional<uint32_t> readClockStamp(const uint8_t* luma, int width, int height, int stride);
 
 // Faults with a duration (injectFault, control "fault camNN <fault> <seconds>") clear
 // themselves after it. kDropConnections and kRestart are momentary without a duration; with

@@ -10,9 +10,10 @@ namespace {
 
 // Fragments of one frame each: a viewer's latency is the muxer's one-frame hold-back, not a GOP.
 constexpr guint kFragmentDurationMs = 1;
-// Compressed data the tap may hold while its consumer is behind (a few seconds of a 4 Mbit/s
-// main stream); beyond it the session drops up to the next keyframe instead of waiting.
+// What the tap may hold while its consumer is behind: a live viewer gains nothing from older
+// video. Beyond it the session drops up to the next keyframe instead of waiting.
 constexpr guint64 kMaxQueuedBytes = 2u << 20;
+constexpr GstClockTime kMaxQueuedTime = GST_SECOND;
 constexpr uint64_t kMaxBoxBytes = 64u << 20;
 
 uint64_t be32(const char* p) {
@@ -115,11 +116,28 @@ void LiveTap::disposeAsync(std::unique_ptr<LiveTap> tap) {
   gst_element_call_async(raw->pipeline_, &disposeOnPool, raw, nullptr);
 }
 
+std::optional<std::string> LiveTap::error() {
+  if (!pipeline_) return "no pipeline";
+  GstBus* bus = gst_element_get_bus(pipeline_);
+  GstMessage* msg = gst_bus_pop_filtered(bus, GST_MESSAGE_ERROR);
+  gst_object_unref(bus);
+  if (!msg) return std::nullopt;
+  GError* err = nullptr;
+  gst_message_parse_error(msg, &err, nullptr);
+  std::string text = err && err->message ? err->message : "muxer error";
+  if (err) g_error_free(err);
+  gst_message_unref(msg);
+  return text;
+}
+
 void LiveTap::push(GstBuffer* buffer) {
   if (!appsrc_) return;
   const bool keyframe = !GST_BUFFER_FLAG_IS_SET(buffer, GST_BUFFER_FLAG_DELTA_UNIT);
   if (waitKeyframe_ && !keyframe) return;
-  if (gst_app_src_get_current_level_bytes(GST_APP_SRC(appsrc_)) > kMaxQueuedBytes) {
+  GstAppSrc* src = GST_APP_SRC(appsrc_);
+  const GstClockTime queuedTime = gst_app_src_get_current_level_time(src);
+  if (gst_app_src_get_current_level_bytes(src) > kMaxQueuedBytes ||
+      (GST_CLOCK_TIME_IS_VALID(queuedTime) && queuedTime > kMaxQueuedTime)) {
     // The consumer is behind: drop rather than wait; a delta frame dropped spoils the rest of its
     // GOP, so resume at the next keyframe.
     if (dropped_++ == 0) {
@@ -143,7 +161,7 @@ void LiveTap::push(GstBuffer* buffer) {
   GstBuffer* out = gst_buffer_copy(buffer);  // shares the memory; only the metadata is new
   GST_BUFFER_PTS(out) = GST_CLOCK_TIME_IS_VALID(pts) ? pts - base_ : GST_CLOCK_TIME_NONE;
   GST_BUFFER_DTS(out) = GST_CLOCK_TIME_IS_VALID(dts) ? dts - base_ : GST_CLOCK_TIME_NONE;
-  gst_app_src_push_buffer(GST_APP_SRC(appsrc_), out);
+  gst_app_src_push_buffer(src, out);
 }
 
 GstFlowReturn LiveTap::onSample(GstElement* appsink) {

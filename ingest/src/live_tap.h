@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -82,6 +83,9 @@ class LiveTap {
   // Hands the tap to a GStreamer pool thread to be stopped there (from a streaming thread,
   // where waiting for a slow consumer must not happen).
   static void disposeAsync(std::unique_ptr<LiveTap> tap);
+  // Session streaming thread: the error the tap's pipeline posted, if any (it then produces
+  // nothing more; the session replaces it at the next keyframe, with a new init segment).
+  std::optional<std::string> error();
 
   GstFlowReturn onSample(GstElement* appsink);  // tap's streaming thread
 

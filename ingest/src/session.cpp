@@ -147,14 +147,27 @@ void Session::feedLive(GstBuffer* buf) {
     if (liveTap_) LiveTap::disposeAsync(std::move(liveTap_));
     return;
   }
-  if (liveTap_ && (liveTap_->generation() != channel.generation() ||
+  const bool keyframe = !GST_BUFFER_FLAG_IS_SET(buf, GST_BUFFER_FLAG_DELTA_UNIT);
+  bool broken = false;
+  if (liveTap_ && keyframe) {
+    if (auto err = liveTap_->error()) {
+      broken = true;
+      if (!liveFailed_) {
+        spdlog::warn("ingest: camera {} live {}: muxer error ({}); restarting the live stream",
+                     spec_.camera.str(), toString(channel.stream()), *err);
+      }
+      liveFailed_ = true;  // logged once per session
+    }
+  }
+  if (liveTap_ && (broken || liveTap_->generation() != channel.generation() ||
                    (parsedCaps_ && !liveTap_->sameCaps(parsedCaps_)))) {
-    // Demand restarted, or the stream's parameters changed: a new tap sends a new init segment.
+    // Demand restarted, the stream's parameters changed, or the muxer failed: a new tap sends a
+    // new init segment.
     LiveTap::disposeAsync(std::move(liveTap_));
   }
   if (!liveTap_) {
     // Only from a keyframe: the tap would skip everything before one anyway.
-    if (GST_BUFFER_FLAG_IS_SET(buf, GST_BUFFER_FLAG_DELTA_UNIT) || !parsedCaps_) return;
+    if (!keyframe || !parsedCaps_) return;
     liveTap_ = LiveTap::create(spec_.live, parsedCaps_);
     if (!liveTap_) {
       if (!liveFailed_) {

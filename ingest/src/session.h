@@ -144,7 +144,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // Live tap (parser probe thread; stopLive() once the pipeline no longer streams).
   GstCaps* parsedCaps_ = nullptr;
   std::unique_ptr<LiveTap> liveTap_;
-  bool liveFailed_ = false;  // the tap could not be built for these caps: logged once
+  bool liveFailed_ = false;  // a tap failed to build or run: logged once until the caps change
 };
 
 template <typename OnClosed>

@@ -1,5 +1,6 @@
 #include "sharpeyes/bus/center.h"
 
+#include <pthread.h>
 #include <spdlog/spdlog.h>
 #include <zmq.h>
 
@@ -157,6 +158,7 @@ class CenterImpl final : public Center {
     s.clipBytes = clipBytes_;
     s.clipHashMismatches = clipHashMismatches_;
     s.storeErrors = storeErrors_;
+    s.commits = commits_;
     return s;
   }
 
@@ -171,6 +173,7 @@ class CenterImpl final : public Center {
 
   // ---- I/O thread ----
   void loop() {
+    pthread_setname_np(pthread_self(), "bus-centre");  // tells the threads apart in top and perf
     std::vector<zmq::message_t> frames;
     auto nextHb = Clock::now();
     while (!stopping_) {
@@ -286,6 +289,7 @@ class CenterImpl final : public Center {
 
   void drainEvents(std::vector<zmq::message_t>& frames) {
     std::vector<Pending> batch;
+    batch.reserve(256);
     while (batch.size() < kDrainBatch && zu::recvAll(evt_, frames)) {
       if (frames.size() != 2) {
         malformed("expected 1 frame, got " + std::to_string(frames.size() - 1));
@@ -300,7 +304,7 @@ class CenterImpl final : public Center {
       if (type == "event") {
         ++received_;
         Pending p;
-        if (readEvent(*j, userOf(frames[1]), p)) {
+        if (readEvent(*j, frames[1].to_string_view(), userOf(frames[1]), p)) {
           p.rid = std::move(frames[0]);
           batch.push_back(std::move(p));
         }
@@ -322,7 +326,7 @@ class CenterImpl final : public Center {
     if (!batch.empty()) commitBatch(batch);
   }
 
-  bool readEvent(const json& j, const std::string& user, Pending& p) {
+  bool readEvent(const json& j, std::string_view frame, const std::string& user, Pending& p) {
     auto origin = j.find("origin");
     auto epoch = j.find("epoch");
     auto seq = j.find("seq");
@@ -363,7 +367,13 @@ class CenterImpl final : public Center {
     }
     p.in.division = p.event.division;
     p.in.eventId = p.event.id;
-    p.in.eventJson = ev->dump();
+    // Stored and forwarded verbatim (the frame already parsed as JSON): re-serialising every
+    // event was a measurable share of a centre's time per event.
+    if (auto raw = proto::rawMember(frame, "event"); raw && raw->front() == '{') {
+      p.in.eventJson = std::string(*raw);
+    } else {
+      p.in.eventJson = ev->dump();
+    }
     p.in.forward = upstream_ && cfg_.policy.mustForward(p.event, cfg_.level);
     return true;
   }
@@ -379,6 +389,7 @@ class CenterImpl final : public Center {
       if (shouldLog(storeErrors_)) spdlog::error("bus: store failed: {}", r.error().describe());
       return;  // nothing acknowledged: the senders retransmit
     }
+    ++commits_;
     bool forwardedAny = false;
     // (routing id, origin, epoch) -> acknowledge once per batch with the origin's last seq.
     std::map<std::tuple<std::string, std::string, std::string>, size_t> ackTo;
@@ -664,7 +675,8 @@ class CenterImpl final : public Center {
 
   std::atomic<uint64_t> received_{0}, stored_{0}, duplicates_{0}, gaps_{0}, rejectedDivision_{0},
       rejectedOrigin_{0}, malformed_{0}, authFailures_{0}, forwarded_{0}, published_{0},
-      replayRequests_{0}, clipsReceived_{0}, clipBytes_{0}, clipHashMismatches_{0}, storeErrors_{0};
+      replayRequests_{0}, clipsReceived_{0}, clipBytes_{0}, clipHashMismatches_{0}, storeErrors_{0},
+      commits_{0};
 };
 
 }  // namespace

@@ -134,6 +134,80 @@ std::optional<json> parseFrame(std::string_view frame) {
   return j;
 }
 
+namespace {
+bool isWs(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+// Index just past the string literal starting at frame[i] == '"'.
+size_t skipString(std::string_view f, size_t i) {
+  for (++i; i < f.size(); ++i) {
+    if (f[i] == '\\') {
+      ++i;
+    } else if (f[i] == '"') {
+      return i + 1;
+    }
+  }
+  return f.size();
+}
+// Index just past the JSON value starting at frame[i].
+size_t skipValue(std::string_view f, size_t i) {
+  if (i >= f.size()) return f.size();
+  if (f[i] == '"') return skipString(f, i);
+  if (f[i] == '{' || f[i] == '[') {
+    int depth = 0;
+    while (i < f.size()) {
+      const char c = f[i];
+      if (c == '"') {
+        i = skipString(f, i);
+        continue;
+      }
+      if (c == '{' || c == '[') ++depth;
+      if (c == '}' || c == ']') {
+        if (--depth == 0) return i + 1;
+      }
+      ++i;
+    }
+    return f.size();
+  }
+  while (i < f.size() && f[i] != ',' && f[i] != '}' && f[i] != ']' && !isWs(f[i])) ++i;
+  return i;
+}
+}  // namespace
+
+std::optional<std::string_view> rawMember(std::string_view f, std::string_view key) {
+  size_t i = 0;
+  auto ws = [&] {
+    while (i < f.size() && isWs(f[i])) ++i;
+  };
+  ws();
+  if (i >= f.size() || f[i] != '{') return std::nullopt;
+  ++i;
+  // The last occurrence wins, as in the parser that validated the frame: a duplicated key must
+  // not let a sender get one value checked and another stored.
+  std::optional<std::string_view> found;
+  while (true) {
+    ws();
+    if (i >= f.size() || f[i] != '"') return std::nullopt;
+    const size_t keyEnd = skipString(f, i);
+    const std::string_view k = f.substr(i + 1, keyEnd - i - 2);
+    // An escaped key might decode to `key`: give up rather than guess which value the parser kept.
+    if (k.find('\\') != std::string_view::npos) return std::nullopt;
+    i = keyEnd;
+    ws();
+    if (i >= f.size() || f[i] != ':') return std::nullopt;
+    ++i;
+    ws();
+    const size_t start = i;
+    i = skipValue(f, i);
+    if (i > f.size() || i == start) return std::nullopt;
+    if (k == key) found = f.substr(start, i - start);
+    ws();
+    if (i < f.size() && f[i] == '}') return found;
+    if (i >= f.size() || f[i] != ',') return std::nullopt;
+    ++i;
+  }
+}
+
 bool validClipId(std::string_view id) {
   if (id.empty() || id.size() > 64) return false;
   for (char c : id) {

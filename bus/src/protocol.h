@@ -26,6 +26,11 @@ core::Result<core::Event> eventFromJson(const nlohmann::json& j);
 // Parses a metadata frame; nullopt when it is not a JSON object with "v" == 1 and a string "type".
 std::optional<nlohmann::json> parseFrame(std::string_view frame);
 
+// The raw text of a top-level member's value in `frame`, which must already have parsed as a JSON
+// object (parseFrame). Lets a receiver store and forward a member verbatim instead of
+// re-serialising it. nullopt when the member is absent or its key is written with escapes.
+std::optional<std::string_view> rawMember(std::string_view frame, std::string_view key);
+
 bool validClipId(std::string_view id);
 
 int64_t nowMicros();

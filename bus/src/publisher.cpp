@@ -1,5 +1,6 @@
 #include "sharpeyes/bus/publisher.h"
 
+#include <pthread.h>
 #include <spdlog/spdlog.h>
 
 #include <atomic>
@@ -26,6 +27,13 @@ using nlohmann::json;
 constexpr auto kClipSilence = std::chrono::seconds(5);  // no clip reply this long: offer again
 constexpr int kClipAttempts = 3;                        // hash mismatches before giving up
 constexpr size_t kLoadBatch = 512;
+// Acknowledged rows are deleted from the outbox in batches, not per ack: a delete is a write
+// transaction (~as costly as storing the event) that would contend with publish() and, in a centre,
+// with the storing transaction. The ack itself is processed at once (the window moves on and the
+// rows are never read again); only the delete lags, by at most this long. A crash before the
+// delete re-sends those rows, which the receiver recognises as duplicates and acks again.
+constexpr auto kTrimEvery = std::chrono::milliseconds(50);
+constexpr uint64_t kTrimRows = 4096;
 
 bool validOrigin(const std::string& s) {
   if (s.empty() || s.size() > 64) return false;
@@ -156,7 +164,11 @@ class PublisherImpl final : public Publisher {
     s.retransmitted = retransmitted_;
     s.acked = acked_;
     s.rejected = rejected_;
-    s.outboxBytes = outbox_->bytesUsed();
+    // Acknowledged rows awaiting their batched delete no longer count (read before the outbox's
+    // figure: a delete in between can only make this transiently low, never high).
+    const uint64_t untrimmed = untrimmedBytes_;
+    const uint64_t used = outbox_->bytesUsed();
+    s.outboxBytes = used > untrimmed ? used - untrimmed : 0;
     s.outboxQuotaBytes = outbox_->quotaBytes();
     s.outboxFull = outboxFull_;
     s.clipsSent = clipsSent_;
@@ -187,6 +199,7 @@ class PublisherImpl final : public Publisher {
 
   // ---- I/O thread ----
   void loop() {
+    pthread_setname_np(pthread_self(), "bus-publisher");  // tells the threads apart in top and perf
     moreInDb_ = true;
     std::vector<zmq::message_t> frames;
     while (!stopping_) {
@@ -199,8 +212,11 @@ class PublisherImpl final : public Publisher {
           {mon_.handle(), 0, ZMQ_POLLIN, 0},
           {clip_ ? clip_.handle() : nullptr, 0, static_cast<short>(clip_ ? ZMQ_POLLIN : 0), 0},
       };
+      trim(false);
       int64_t timeout = 200;
       if (sendIdx_ > 0) timeout = std::min<int64_t>(timeout, zu::msUntil(lastProgress_ + rto_));
+      if (acked_ > trimmed_)
+        timeout = std::min<int64_t>(timeout, zu::msUntil(lastTrim_ + kTrimEvery));
       try {
         zmq::poll(items, clip_ ? 4 : 3, std::chrono::milliseconds(timeout));
       } catch (const zmq::error_t&) {
@@ -229,6 +245,7 @@ class PublisherImpl final : public Publisher {
       }
       checkRetransmit();
     }
+    trim(true);
     evt_.close();
     mon_.close();
     if (clip_) clip_.close();
@@ -322,16 +339,13 @@ class PublisherImpl final : public Publisher {
     if (seq <= acked_) return;
     size_t popped = 0;
     while (!pending_.empty() && pending_.front().seq <= seq) {
+      untrimmedBytes_ += pending_.front().payload.size();
       pending_.pop_front();
       ++popped;
     }
     sendIdx_ = sendIdx_ > popped ? sendIdx_ - popped : 0;
     if (seq > lastLoaded_) lastLoaded_ = seq;
     acked_ = seq;
-    if (auto r = outbox_->ackThrough(seq); !r && !storeFaultLogged_) {
-      spdlog::error("bus: outbox trim failed: {}", r.error().describe());
-      storeFaultLogged_ = true;
-    }
     // Adapt the timeout to how long the receiver takes (a loaded centre commits slowly), so a
     // slow acknowledgement does not trigger a spurious go-back-N resend of the whole window.
     const auto now = Clock::now();
@@ -341,6 +355,22 @@ class PublisherImpl final : public Publisher {
                       cfg_.retransmitInitial, cfg_.retransmitMax);
     lastProgress_ = now;
     moreInDb_ = true;
+  }
+
+  // Deletes acknowledged rows: when `force`, or every kTrimEvery, or when kTrimRows are waiting.
+  void trim(bool force) {
+    const uint64_t acked = acked_;
+    if (acked <= trimmed_) return;
+    const auto now = Clock::now();
+    if (!force && now < lastTrim_ + kTrimEvery && acked - trimmed_ < kTrimRows) return;
+    lastTrim_ = now;
+    if (auto r = outbox_->ackThrough(acked); !r) {
+      if (!storeFaultLogged_) spdlog::error("bus: outbox trim failed: {}", r.error().describe());
+      storeFaultLogged_ = true;
+      return;
+    }
+    trimmed_ = acked;
+    untrimmedBytes_ = 0;
   }
 
   void onMonitor(const zu::MonitorEvent& ev) {
@@ -500,6 +530,8 @@ class PublisherImpl final : public Publisher {
   size_t sendIdx_ = 0;               // pending_[0, sendIdx_) are in flight
   uint64_t lastLoaded_ = 0;
   uint64_t highestSent_ = 0;
+  uint64_t trimmed_ = 0;  // outbox rows <= this are deleted
+  Clock::time_point lastTrim_ = Clock::now();
   bool moreInDb_ = true;
   bool clipCheck_ = true;
   bool storeFaultLogged_ = false;
@@ -512,7 +544,8 @@ class PublisherImpl final : public Publisher {
   std::optional<ClipTx> tx_;
 
   std::atomic<uint64_t> published_{0}, sent_{0}, retransmitted_{0}, acked_{0}, rejected_{0},
-      outboxFull_{0}, clipsSent_{0}, clipBytesSent_{0}, clipFailures_{0}, malformed_{0};
+      outboxFull_{0}, clipsSent_{0}, clipBytesSent_{0}, clipFailures_{0}, malformed_{0},
+      untrimmedBytes_{0};  // payload bytes of acknowledged rows not yet deleted
   std::atomic<bool> connected_{false};
 };
 

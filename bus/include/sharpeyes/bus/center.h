@@ -72,6 +72,7 @@ struct CenterStats {
   uint64_t clipBytes = 0;
   uint64_t clipHashMismatches = 0;
   uint64_t storeErrors = 0;
+  uint64_t commits = 0;  // storing transactions (received / commits = mean group-commit size)
 };
 
 struct StoredAlert {

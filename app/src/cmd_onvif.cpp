@@ -1,9 +1,12 @@
-// ONVIF subcommands: `discover` (WS-Discovery, then device information) and `onvif resolve|ptz|
-// events` against one device. Passwords come from --password-env (default
+// ONVIF subcommands: `discover` (WS-Discovery, then device information) and `onvif info|resolve|
+// ptz|events` against one device. Passwords come from --password-env (default
 // SHARPEYES_ONVIF_PASSWORD) so they never appear in the process list or the shell history.
+// Exit codes (commands.h): 0 done; 2 bad arguments (an address that is not one, a missing
+// password variable); 1 the device failed us (unreachable, refused, timed out, answered badly).
 #include <signal.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -35,6 +38,13 @@ struct AuthArgs {
     if (const char* p = std::getenv(passwordEnv.c_str())) c.password = p;
     return c;
   }
+  // A user without a password variable is a mistake to report, not an empty password to send.
+  bool check() const {
+    if (user.empty() || std::getenv(passwordEnv.c_str()) != nullptr) return true;
+    spdlog::error("--user {} needs the password in the environment variable {} (--password-env)",
+                  user, passwordEnv);
+    return false;
+  }
   onvif::CallOptions call() const {
     onvif::CallOptions o;
     o.ioTimeout = std::chrono::milliseconds(static_cast<int64_t>(timeoutSeconds * 1000));
@@ -49,6 +59,10 @@ void addAuthOptions(CLI::App* cmd, AuthArgs& a) {
                   "environment variable holding the password (default SHARPEYES_ONVIF_PASSWORD)");
   cmd->add_option("--timeout", a.timeoutSeconds, "per-operation timeout in seconds")
       ->check(CLI::Range(0.1, 120.0));
+}
+
+int exitCodeFor(const core::Error& e) {
+  return e.code == core::ErrorCode::kInvalidArgument ? kExitBadConfig : kExitFailure;
 }
 
 void logToStderr() {
@@ -69,6 +83,8 @@ struct DiscoverArgs {
 
 int runDiscover(const DiscoverArgs& a) {
   logToStderr();
+  if (!a.auth.check()) return kExitBadConfig;
+  int rc = kExitOk;
   onvif::DiscoveryOptions o;
   o.interfaceAddress = a.interfaceAddress;
   o.port = static_cast<uint16_t>(a.port);
@@ -78,14 +94,16 @@ int runDiscover(const DiscoverArgs& a) {
     auto r = onvif::discover(o);
     if (!r.ok()) {
       spdlog::error("discover: {}", r.error().describe());
-      return kExitFailure;
+      return exitCodeFor(r.error());
     }
     all = std::move(*r);
   }
   for (const auto& address : a.probes) {
     auto r = onvif::probe(address, o);
     if (!r.ok()) {
+      // The other probes still run and are listed; the exit code says one failed.
       spdlog::error("probe {}: {}", address, r.error().describe());
+      rc = std::max(rc, exitCodeFor(r.error()));
       continue;
     }
     for (auto& d : *r) all.push_back(std::move(d));
@@ -114,7 +132,8 @@ int runDiscover(const DiscoverArgs& a) {
                 << (d.error.empty() ? "" : "\t(" + d.error + ")") << "\n";
     }
   }
-  return kExitOk;
+  if (all.empty()) spdlog::warn("discover: no ONVIF device answered");
+  return rc;
 }
 
 struct DeviceArgs {
@@ -130,12 +149,70 @@ struct DeviceArgs {
   double eventSeconds = 10;
 };
 
+int runInfo(const DeviceArgs& a) {
+  logToStderr();
+  if (!a.auth.check()) return kExitBadConfig;
+  auto url = onvif::deviceServiceUrl(a.address);
+  if (!url.ok()) {
+    spdlog::error("{}", url.error().describe());
+    return kExitBadConfig;
+  }
+  onvif::DeviceClient c(*url, a.auth.credentials(), a.auth.call());
+  auto offset = c.syncClock();
+  if (!offset.ok()) {
+    spdlog::error("{}", offset.error().describe());
+    return exitCodeFor(offset.error());
+  }
+  auto info = c.deviceInformation();
+  if (!info.ok()) {
+    spdlog::error("{}", info.error().describe());
+    return exitCodeFor(info.error());
+  }
+  auto services = c.services();
+  if (!services.ok()) {
+    spdlog::error("{}", services.error().describe());
+    return exitCodeFor(services.error());
+  }
+  auto profiles = c.profiles();
+  if (!profiles.ok()) {
+    spdlog::error("{}", profiles.error().describe());
+    return exitCodeFor(profiles.error());
+  }
+  auto list = nlohmann::json::array();
+  for (const auto& p : *profiles) {
+    list.push_back({{"token", p.token},
+                    {"name", p.name},
+                    {"encoding", p.encoding},
+                    {"width", p.width},
+                    {"height", p.height},
+                    {"fps", p.frameRateLimit},
+                    {"bitrateKbps", p.bitrateLimitKbps},
+                    {"ptz", !p.ptzNodeToken.empty()}});
+  }
+  nlohmann::json j{{"manufacturer", info->manufacturer},
+                   {"model", info->model},
+                   {"firmware", info->firmwareVersion},
+                   {"serial", info->serialNumber},
+                   {"hardwareId", info->hardwareId},
+                   {"clockOffsetSeconds", std::chrono::duration<double>(*offset).count()},
+                   {"services",
+                    {{"device", services->device},
+                     {"media", services->media},
+                     {"ptz", services->ptz},
+                     {"events", services->events},
+                     {"pullPoint", services->pullPointSupported}}},
+                   {"profiles", list}};
+  std::cout << j.dump(2) << "\n";
+  return kExitOk;
+}
+
 int runResolve(const DeviceArgs& a) {
   logToStderr();
+  if (!a.auth.check()) return kExitBadConfig;
   auto r = onvif::resolveStreams(a.address, a.auth.credentials(), a.auth.call());
   if (!r.ok()) {
     spdlog::error("{}", r.error().describe());
-    return r.error().code == core::ErrorCode::kInvalidArgument ? kExitBadConfig : kExitFailure;
+    return exitCodeFor(r.error());
   }
   nlohmann::json j{{"main", core::redactUrl(r->mainUri)},
                    {"sub", core::redactUrl(r->subUri)},
@@ -153,6 +230,7 @@ int runResolve(const DeviceArgs& a) {
 
 int runPtz(const DeviceArgs& a) {
   logToStderr();
+  if (!a.auth.check()) return kExitBadConfig;
   auto url = onvif::deviceServiceUrl(a.address);
   if (!url.ok()) {
     spdlog::error("{}", url.error().describe());
@@ -203,6 +281,18 @@ int runPtz(const DeviceArgs& a) {
 
 int runEvents(const DeviceArgs& a) {
   logToStderr();
+  if (!a.auth.check()) return kExitBadConfig;
+  if (auto url = onvif::deviceServiceUrl(a.address); !url.ok()) {
+    spdlog::error("{}", url.error().describe());
+    return kExitBadConfig;
+  }
+  // Blocked before the runtime's threads exist, so they inherit the mask and only the
+  // sigtimedwait below takes SIGINT/SIGTERM (the runtime then unsubscribes on its way out).
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
   onvif::OnvifRuntime runtime(1);
   onvif::EventSource src;
   src.camera = *core::CameraId::parse("onvif");
@@ -211,30 +301,38 @@ int runEvents(const DeviceArgs& a) {
   src.call = a.auth.call();
   src.watch.pollInterval = std::chrono::milliseconds(500);
   std::mutex mu;
+  // A device that refuses or cannot be reached before the first subscription ends the command
+  // with its reason (the gateway keeps retrying; a person at a terminal wants the error).
+  std::atomic<bool> subscribed{false};
+  std::atomic<bool> failed{false};
   runtime.watchEvents(
       src,
       [&](const core::Event& e) {
-        nlohmann::json j{{"id", e.id},
-                         {"type", core::toString(e.type)},
-                         {"phase", core::toString(e.phase)},
-                         {"time", core::formatIso8601(e.start)},
-                         {"attributes", e.attributes}};
+        nlohmann::json j{
+            {"id", e.id},
+            {"type", core::toString(e.type)},
+            {"phase", core::toString(e.phase)},
+            {"time",
+             core::formatIso8601(e.phase == core::EventPhase::kEnd && e.end ? *e.end : e.start)},
+            {"attributes", e.attributes}};
         std::lock_guard lock(mu);
         std::cout << j.dump() << std::endl;
       },
-      [](onvif::WatchState s, const std::string& detail) {
+      [&](onvif::WatchState s, const std::string& detail) {
+        if (s == onvif::WatchState::kSubscribed) subscribed = true;
+        if (s == onvif::WatchState::kRetrying && !subscribed) {
+          spdlog::error("events: {}", detail);
+          failed = true;
+          ::kill(::getpid(), SIGTERM);  // ends the sigtimedwait below
+          return;
+        }
         spdlog::info("events: {}{}{}", onvif::toString(s), detail.empty() ? "" : ": ", detail);
       });
   // Runs for --seconds, or until SIGINT/SIGTERM.
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
   timespec ts{static_cast<time_t>(a.eventSeconds),
               static_cast<long>((a.eventSeconds - static_cast<time_t>(a.eventSeconds)) * 1e9)};
   (void)sigtimedwait(&set, nullptr, &ts);
-  return kExitOk;
+  return failed ? kExitFailure : kExitOk;
 }
 
 }  // namespace
@@ -257,6 +355,13 @@ void addOnvifCommands(CLI::App& app, int& exitCode) {
 
   auto* onvifCmd = app.add_subcommand("onvif", "talk to one ONVIF device");
   onvifCmd->require_subcommand(1);
+  auto infoArgs = std::make_shared<DeviceArgs>();
+  auto* info = onvifCmd->add_subcommand(
+      "info", "device information, service addresses and media profiles of a device");
+  info->add_option("address", infoArgs->address, "host[:port] or device service URL")->required();
+  addAuthOptions(info, infoArgs->auth);
+  info->callback([infoArgs, &exitCode] { exitCode = runInfo(*infoArgs); });
+
   auto resolveArgs = std::make_shared<DeviceArgs>();
   auto* resolve = onvifCmd->add_subcommand("resolve", "main and sub RTSP URIs of a device");
   resolve->add_option("address", resolveArgs->address, "host[:port] or device service URL")

@@ -1,5 +1,7 @@
 // `sharpeyes sim`: the camera simulator as a process (demo, benchmarks, other processes' tests).
 // Prints one line per camera and then a "ready" line on stdout, serves until SIGINT/SIGTERM.
+// With --onvif every camera also serves ONVIF (device, media, PTZ, events) and WS-Discovery
+// (sim/onvif), so `sharpeyes discover` and `sharpeyes onvif ...` can be tried against it.
 #include <signal.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -10,6 +12,7 @@
 #include <string>
 
 #include "commands.h"
+#include "sharpeyes/sim/onvif_device.h"
 #include "sharpeyes/sim/sim.h"
 
 namespace sharpeyes::app {
@@ -28,6 +31,14 @@ struct SimArgs {
   std::string passwordEnv;
   std::string media;
   std::string ptz;
+  // ONVIF
+  bool onvif = false;
+  uint16_t onvifPort = 8556;
+  uint16_t discoveryPort = 3702;
+  std::string onvifUser = "admin";
+  std::string onvifPasswordEnv = "SHARPEYES_ONVIF_PASSWORD";
+  bool onvifNoAuth = false;
+  std::string multicastInterface;
 };
 
 // "1,3" or "cam01,cam03" -> zero-based indices.
@@ -82,6 +93,33 @@ int runSim(const SimArgs& a) {
     o.username = a.user;
     o.password = pw;
   }
+  sim::OnvifDeviceOptions onvifOptions;
+  if (a.onvif) {
+    onvifOptions.address = a.address;
+    onvifOptions.httpPort = a.onvifPort;
+    onvifOptions.discovery = true;
+    onvifOptions.discoveryPort = a.discoveryPort;
+    // Join the WS-Discovery group on the interface we serve on (loopback by default: multicast
+    // works there on Linux); a wildcard address joins on the default interface.
+    onvifOptions.multicastInterface = !a.multicastInterface.empty() ? a.multicastInterface
+                                      : a.address == "0.0.0.0"      ? std::string("0.0.0.0")
+                                                                    : a.address;
+    if (a.onvifNoAuth) {
+      onvifOptions.username.clear();
+      onvifOptions.password.clear();
+    } else {
+      const char* pw = std::getenv(a.onvifPasswordEnv.c_str());
+      if (a.onvifUser.empty() || pw == nullptr || *pw == '\0') {
+        std::fprintf(stderr,
+                     "sim: --onvif needs a user (--onvif-user) and a password in the environment "
+                     "variable %s (--onvif-password-env), or --onvif-no-auth\n",
+                     a.onvifPasswordEnv.c_str());
+        return kExitBadConfig;
+      }
+      onvifOptions.username = a.onvifUser;
+      onvifOptions.password = pw;
+    }
+  }
   // Block the termination signals before any thread exists; only sigwait() below takes them.
   sigset_t set;
   sigemptyset(&set);
@@ -98,18 +136,38 @@ int runSim(const SimArgs& a) {
                : kExitFailure;
   }
   auto& sim = **server;
+  // Destroyed before the SimServer (declared after it), which the device needs while it runs.
+  std::unique_ptr<sim::OnvifDevice> device;
+  if (a.onvif) {
+    auto d = sim::startOnvifSimulator(sim, onvifOptions);
+    if (!d.ok()) {
+      std::fprintf(stderr, "sim: onvif: %s\n", d.error().describe().c_str());
+      sim.stop();
+      return kExitFailure;
+    }
+    device = std::move(*d);
+  }
   for (int i = 0; i < sim.cameraCount(); ++i) {
     std::printf("%s %s %s\n", sim.cameraName(i).c_str(), sim.mainUrl(i).c_str(),
                 sim.subUrl(i).c_str());
   }
+  // "onvif camNN <device service URL>[ ptz]": what `sharpeyes onvif ...` takes as its address.
+  for (int i = 0; device && i < sim.cameraCount(); ++i) {
+    std::printf("onvif %s %s%s\n", sim.cameraName(i).c_str(), device->deviceUrl(i).c_str(),
+                device->isPtz(i) ? " ptz" : "");
+  }
   const auto st = sim.stats();
-  std::printf("ready rtsp-port=%u control-port=%u cameras=%d encoded=%d cached=%d\n",
-              sim.rtspPort(), sim.controlPort(), sim.cameraCount(), st.streamsEncoded,
-              st.streamsFromCache);
+  std::printf("ready rtsp-port=%u control-port=%u cameras=%d encoded=%d cached=%d", sim.rtspPort(),
+              sim.controlPort(), sim.cameraCount(), st.streamsEncoded, st.streamsFromCache);
+  if (device) {
+    std::printf(" onvif-port=%u discovery-port=%u", device->httpPort(), device->discoveryPort());
+  }
+  std::printf("\n");
   std::fflush(stdout);
   int sig = 0;
   sigwait(&set, &sig);
   spdlog::info("sim: stopping on signal {}", sig);
+  if (device) device->stop();
   sim.stop();
   return kExitOk;
 }
@@ -138,6 +196,20 @@ void addSimCommands(CLI::App& app, int& exitCode) {
   cmd->add_option("--media", args->media, "Serve this video file (looped) instead of scenes")
       ->check(CLI::ExistingFile);
   cmd->add_option("--ptz", args->ptz, "PTZ cameras, e.g. 1,3 or cam01,cam03 (encoded live)");
+  cmd->add_flag("--onvif", args->onvif,
+                "Also serve ONVIF (device, media, PTZ, events) and answer WS-Discovery");
+  cmd->add_option("--onvif-port", args->onvifPort,
+                  "ONVIF HTTP port, one for all cameras (0: any free port)");
+  cmd->add_option("--discovery-port", args->discoveryPort,
+                  "WS-Discovery UDP port (0: any free port, unicast probes only)");
+  cmd->add_option("--multicast-interface", args->multicastInterface,
+                  "IPv4 address of the interface joining the WS-Discovery group "
+                  "(default: --address)");
+  cmd->add_option("--onvif-user", args->onvifUser, "ONVIF user name");
+  cmd->add_option("--onvif-password-env", args->onvifPasswordEnv,
+                  "Environment variable holding the ONVIF password "
+                  "(default SHARPEYES_ONVIF_PASSWORD, as `sharpeyes onvif` reads)");
+  cmd->add_flag("--onvif-no-auth", args->onvifNoAuth, "ONVIF without authentication");
   cmd->callback([args, &exitCode] { exitCode = runSim(*args); });
 }
 

@@ -192,6 +192,15 @@ std::unique_ptr<sim::SimServer> startSim() {
   return started.ok() ? std::move(started).value() : nullptr;
 }
 
+// testCamera() with the default stall and connect timeouts: these tests count live ends, which a
+// spurious reconnect on a loaded machine (1 s stall timeout) would add to.
+CameraConfig liveCamera(const std::string& id, const std::string& url, const std::string& dir) {
+  auto c = testCamera(id, url, dir);
+  c.health.stallTimeout = 5s;
+  c.health.connectTimeout = 10s;
+  return c;
+}
+
 std::unique_ptr<IngestManager> makeManager(Listener& l) {
   auto m = IngestManager::create({}, l);
   EXPECT_TRUE(m.ok()) << (m.ok() ? "" : m.error().describe());
@@ -205,7 +214,7 @@ TEST(IngestLive, OnDemandMainAndSubDecodeAndEnd) {
   LiveListener listener;
   auto ingest = makeManager(listener);
   ASSERT_TRUE(ingest);
-  auto cam = testCamera("live1", simServer->mainUrl(0), dir.str());
+  auto cam = liveCamera("live1", simServer->mainUrl(0), dir.str());
   cam.sub = StreamSource{simServer->subUrl(0)};  // analytics off: the sub runs only for live
   ASSERT_TRUE(ingest->addCamera(cam).ok());
   ASSERT_TRUE(listener.waitState("live1", CameraState::kStreaming, 20s));
@@ -306,7 +315,7 @@ TEST(IngestLive, BlockedConsumerNeverStallsRecording) {
   LiveListener listener;
   auto ingest = makeManager(listener);
   ASSERT_TRUE(ingest);
-  auto cam = testCamera("slow", simServer->mainUrl(0), dir.str());
+  auto cam = liveCamera("slow", simServer->mainUrl(0), dir.str());
   ASSERT_TRUE(ingest->addCamera(cam).ok());
   ASSERT_TRUE(listener.waitState("slow", CameraState::kStreaming, 20s));
   listener.setBlocking(true);
@@ -370,7 +379,7 @@ TEST(IngestLive, CameraDropThenNewInitSegment) {
   LiveListener listener;
   auto ingest = makeManager(listener);
   ASSERT_TRUE(ingest);
-  auto cam = testCamera("drop", simServer->mainUrl(0), dir.str());
+  auto cam = liveCamera("drop", simServer->mainUrl(0), dir.str());
   cam.health.offlineAfterFailures = 100;
   ASSERT_TRUE(ingest->addCamera(cam).ok());
   ASSERT_TRUE(ingest->setLive(core::CameraId::parse("drop").value(), LiveStream::kMain, true).ok());
@@ -404,7 +413,7 @@ TEST(IngestLive, H265IsMuxedWithoutReencoding) {
   LiveListener listener;
   auto ingest = makeManager(listener);
   ASSERT_TRUE(ingest);
-  auto cam = testCamera("hevc", server.url("/hevc"), dir.str());
+  auto cam = liveCamera("hevc", server.url("/hevc"), dir.str());
   ASSERT_TRUE(ingest->addCamera(cam).ok());
   ASSERT_TRUE(ingest->setLive(core::CameraId::parse("hevc").value(), LiveStream::kMain, true).ok());
   ASSERT_TRUE(listener.waitLive(

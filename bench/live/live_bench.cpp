@@ -14,7 +14,9 @@
 // picture in our process (a browser adds its own MSE play-out buffer on top, see
 // docs/benchmarks.md).
 //
-//   live_bench [--seconds N] [--warmup N] [--main WxH] [--sub WxH]
+//   live_bench [--seconds N] [--warmup N] [--main WxH] [--sub WxH] [--dump DIR]
+// --dump writes what the WebSocket viewer received (init segments and fragments, in order) to
+// DIR/live-<stream>.mp4, e.g. to check that a browser's Media Source Extensions accept it.
 #include <gst/app/gstappsink.h>
 #include <gst/app/gstappsrc.h>
 #include <gst/gst.h>
@@ -178,17 +180,20 @@ constexpr const char* kDecode =
 // WebSocket viewer of /ws/live/{camera}?stream=..., feeding a decoder.
 class Viewer {
  public:
-  Viewer(uint16_t port, const std::string& camera, const std::string& stream, Samples& samples)
+  Viewer(uint16_t port, const std::string& camera, const std::string& stream, Samples& samples,
+         const std::string& dumpPath)
       : decoder_("appsrc name=src is-live=true format=bytes ! qtdemux ! " + std::string(kDecode),
                  samples) {
     ws_.next_layer().connect({asio::ip::make_address("127.0.0.1"), port});
     ws_.handshake("127.0.0.1:" + std::to_string(port), "/ws/live/" + camera + "?stream=" + stream);
+    if (!dumpPath.empty()) dump_ = std::fopen(dumpPath.c_str(), "wb");
     thread_ = std::thread([this] { run(); });
   }
   ~Viewer() {
     // Unblocks the reading thread: its read fails and it returns.
     ::shutdown(ws_.next_layer().native_handle(), SHUT_RDWR);
     thread_.join();
+    if (dump_) std::fclose(dump_);
   }
   std::vector<std::string> texts() {
     std::lock_guard lock(mu_);
@@ -210,6 +215,7 @@ class Viewer {
       } else {
         bytes_ += buf.size();
         decoder_.push(buf.data().data(), buf.size());
+        if (dump_) std::fwrite(buf.data().data(), 1, buf.size(), dump_);
       }
       buf.consume(buf.size());
     }
@@ -222,6 +228,7 @@ class Viewer {
   std::mutex mu_;
   std::vector<std::string> texts_;
   std::atomic<uint64_t> bytes_{0};
+  std::FILE* dump_ = nullptr;
 };
 
 // Ingest -> hub.
@@ -256,6 +263,7 @@ void printRow(const char* stream, const char* path, const Samples::Summary& s) {
 int main(int argc, char** argv) {
   int seconds = 30;
   int warmup = 3;
+  std::string dumpDir;
   sim::StreamProfile mainProfile{1280, 720, 25, 2000, 50};
   sim::StreamProfile subProfile{640, 360, 25, 512, 50};
   for (int i = 1; i < argc; ++i) {
@@ -265,6 +273,8 @@ int main(int argc, char** argv) {
       seconds = std::max(5, std::atoi(argv[++i]));
     } else if (a == "--warmup" && more) {
       warmup = std::max(0, std::atoi(argv[++i]));
+    } else if (a == "--dump" && more) {
+      dumpDir = argv[++i];
     } else if (a == "--main" && more &&
                parseSize(argv[i + 1], mainProfile.width, mainProfile.height)) {
       ++i;
@@ -272,8 +282,9 @@ int main(int argc, char** argv) {
                parseSize(argv[i + 1], subProfile.width, subProfile.height)) {
       ++i;
     } else {
-      std::fprintf(stderr,
-                   "usage: live_bench [--seconds N] [--warmup N] [--main WxH] [--sub WxH]\n");
+      std::fprintf(
+          stderr,
+          "usage: live_bench [--seconds N] [--warmup N] [--main WxH] [--sub WxH] [--dump DIR]\n");
       return 2;
     }
   }
@@ -368,7 +379,8 @@ int main(int argc, char** argv) {
       Decoder directDecoder(
           "rtspsrc location=" + url + " latency=200 protocols=tcp ! rtph264depay ! " + kDecode,
           direct);
-      Viewer viewer(http.port(), cam.id.str(), stream, gateway);
+      Viewer viewer(http.port(), cam.id.str(), stream, gateway,
+                    dumpDir.empty() ? "" : dumpDir + "/live-" + stream + ".mp4");
       std::this_thread::sleep_for(std::chrono::seconds(seconds + warmup));
       failures += viewer.errors() + directDecoder.errors();
       const auto texts = viewer.texts();

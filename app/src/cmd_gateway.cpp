@@ -87,7 +87,7 @@ std::string human(double v, const char* unit) {
 }
 
 int printStatus(const StatusArgs& args, bool clear) {
-  auto reply = httpGet(args.url + "/api/cameras", std::chrono::milliseconds(3000));
+  auto reply = httpGet(args.url + "/status", std::chrono::milliseconds(3000));
   if (!reply || reply->status != 200) {
     std::fprintf(stderr, "sharpeyes status: %s: %s\n", args.url.c_str(),
                  reply ? ("HTTP " + std::to_string(reply->status)).c_str()

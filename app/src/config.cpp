@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "config_analytics.h"
+#include "config_bus.h"
 #include "sharpeyes/core/util.h"
 
 namespace sharpeyes::app {
@@ -98,6 +99,35 @@ void readFeed(const YamlMap& m, ingest::AnalyticsFeedOptions& f) {
   f.keyframesOnlyFromMain = m.getBool("keyframes_only", f.keyframesOnlyFromMain);
 }
 
+void readStorage(const YamlMap& m, StorageSettings& s) {
+  m.allowOnly({"retention", "quota_gb", "high_watermark", "low_watermark", "sweep_interval",
+               "event_clips", "event_clip_min_severity", "signing_key"});
+  s.retention = m.getDuration("retention", s.retention);
+  if (s.retention < 0s) m.fail("retention", "must not be negative");
+  s.quotaBytes = static_cast<uint64_t>(m.getDouble("quota_gb", 0, 0, 1e6) * (1ull << 30));
+  s.highWatermark = m.getDouble("high_watermark", s.highWatermark, 0.05, 1.0);
+  s.lowWatermark = m.getDouble("low_watermark", s.lowWatermark, 0.0, 1.0);
+  if (s.lowWatermark >= s.highWatermark) m.fail("low_watermark", "must be below high_watermark");
+  s.sweepInterval = m.getDuration("sweep_interval", s.sweepInterval);
+  if (s.sweepInterval < 1s) m.fail("sweep_interval", "must be at least 1s");
+  s.eventClips = m.getBool("event_clips", s.eventClips);
+  s.minClipSeverity = static_cast<int>(m.getInt("event_clip_min_severity", s.minClipSeverity,
+                                                core::kMinSeverity, core::kMaxSeverity));
+  s.signingKey = m.getString("signing_key", s.signingKey);
+}
+
+void readApi(const YamlMap& m, ApiSettings& a) {
+  m.allowOnly({"users", "tls_cert", "tls_key", "web_root", "threads"});
+  a.usersFile = m.getString("users", a.usersFile);
+  a.tlsCert = m.getString("tls_cert", a.tlsCert);
+  a.tlsKey = m.getString("tls_key", a.tlsKey);
+  if (a.tlsCert.empty() != a.tlsKey.empty()) {
+    m.fail(a.tlsCert.empty() ? "tls_cert" : "tls_key", "tls_cert and tls_key go together");
+  }
+  a.webRoot = m.getString("web_root", a.webRoot);
+  a.threads = static_cast<int>(m.getInt("threads", a.threads, 1, 64));
+}
+
 struct Defaults {
   ingest::RecordingOptions recording;
   ingest::HealthOptions health;
@@ -108,7 +138,7 @@ struct Defaults {
 CameraEntry readCamera(const YamlMap& cam, const Defaults& d, const GatewayConfig& gw,
                        const std::string& recordingDir) {
   cam.allowOnly({"id", "name", "division", "main", "sub", "onvif", "transport", "credentials",
-                 "recording", "health", "feed", "analytics", "enabled"});
+                 "recording", "health", "feed", "analytics", "enabled", "retention", "ptz"});
   CameraEntry e;
   auto& c = e.ingest;
   auto id = core::CameraId::parse(cam.requireString("id"));
@@ -116,6 +146,9 @@ CameraEntry readCamera(const YamlMap& cam, const Defaults& d, const GatewayConfi
   c.id = id.value();
   c.name = cam.getString("name", c.id.str());
   e.enabled = cam.getBool("enabled", true);
+  e.retention = cam.getDuration("retention", e.retention);
+  if (e.retention < 0s) cam.fail("retention", "must not be negative");
+  e.ptz = cam.getBool("ptz", false);
   auto div = core::DivisionCode::parse(cam.requireString("division"));
   if (!div) cam.fail("division", div.error().message);
   c.division = div.value();
@@ -167,7 +200,7 @@ CameraEntry readCamera(const YamlMap& cam, const Defaults& d, const GatewayConfi
 
 GatewayConfig parseRoot(const YAML::Node& root, const std::string& file) {
   const YamlMap top(root, file, "");
-  top.allowOnly({"gateway", "defaults", "cameras", "bus"});
+  top.allowOnly({"gateway", "defaults", "cameras", "bus", "storage", "api"});
   GatewayConfig cfg;
   cfg.file = file;
 
@@ -221,6 +254,9 @@ GatewayConfig parseRoot(const YAML::Node& root, const std::string& file) {
     cfg.cameras.push_back(std::move(entry));
   }
   if (top.has("bus")) cfg.bus = top.node("bus");
+  cfg.busConfig = parseBusConfig(cfg.bus, file, cfg.id, cfg.dataDir);
+  if (auto s = top.optionalMap("storage")) readStorage(*s, cfg.storage);
+  if (auto a = top.optionalMap("api")) readApi(*a, cfg.api);
   return cfg;
 }
 

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "sharpeyes/analytics/config.h"
+#include "sharpeyes/bus/publisher.h"
 #include "sharpeyes/core/division.h"
 #include "sharpeyes/ingest/ingest.h"
 #include "yaml_util.h"
@@ -32,11 +33,35 @@ struct CameraEntry {
   // The camera's analytics (defaults.analytics merged with its own section); nullopt when it has
   // none or they are disabled.
   std::optional<analytics::CameraAnalyticsConfig> analyticsConfig;
+  // Recordings older than this are deleted by retention (0: the storage default applies).
+  core::Duration retention{0};
+  bool ptz = false;  // offer PTZ controls (ONVIF cameras: from the device's PTZ service)
 };
 
 struct HttpConfig {
   std::string address = "127.0.0.1";
   uint16_t port = 8080;
+};
+
+// `storage:` — retention and automatic event clips.
+struct StorageSettings {
+  core::Duration retention{std::chrono::hours(24 * 30)};  // default age limit; 0: none
+  uint64_t quotaBytes = 0;  // 0: the file system's size is the capacity
+  double highWatermark = 0.90;
+  double lowWatermark = 0.80;
+  core::Duration sweepInterval{std::chrono::seconds(60)};
+  bool eventClips = true;   // cut a clip for each finished event (pre/post-roll from analytics)
+  int minClipSeverity = 1;  // ... of at least this severity
+  std::string signingKey;   // Ed25519 PEM for evidence; "" = <data_dir>/keys/evidence.pem
+};
+
+// `api:` — the HTTP API and the operators' page.
+struct ApiSettings {
+  std::string usersFile;  // "" = <data_dir>/users.json
+  std::string tlsCert;    // both set: HTTPS
+  std::string tlsKey;
+  std::string webRoot;  // serve the page from this directory instead of the embedded one
+  int threads = 4;
 };
 
 struct GatewayConfig {
@@ -48,10 +73,20 @@ struct GatewayConfig {
   int ingestThreads = 2;
   std::vector<CameraEntry> cameras;
   YAML::Node bus;  // optional `bus:` section for the bus module's reader
+  std::optional<bus::PublisherConfig> busConfig;  // parsed from `bus` at load
+  StorageSettings storage;
+  ApiSettings api;
   YAML::Node analyticsDefaults;
 
   std::string recordingDir() const { return dataDir + "/recordings"; }
   std::string indexPath() const { return dataDir + "/index.db"; }
+  std::string clipDir() const { return dataDir + "/clips"; }
+  std::string usersPath() const {
+    return api.usersFile.empty() ? dataDir + "/users.json" : api.usersFile;
+  }
+  std::string signingKeyPath() const {
+    return storage.signingKey.empty() ? dataDir + "/keys/evidence.pem" : storage.signingKey;
+  }
 };
 
 // Reads and validates a gateway config file. `env` lookups (password_env) use getenv.

@@ -110,6 +110,42 @@ TEST_F(ConfigTest, BadValuesAreRejectedWithTheirKey) {
   }
 }
 
+TEST_F(ConfigTest, StorageApiAndRetentionSectionsAreReadAndChecked) {
+  std::string text = kGood;
+  text += R"(storage: {retention: 14d, quota_gb: 2, high_watermark: 0.9, low_watermark: 0.7,
+          sweep_interval: 30s, event_clips: false}
+api: {users: /etc/sharpeyes/users.json, threads: 8}
+)";
+  text.replace(text.find("    transport: udp"), 18, "    transport: udp\n    retention: 90d");
+  const auto cfg = parseGatewayConfig(text, "t.yaml");
+  EXPECT_EQ(cfg.storage.retention, std::chrono::hours(24 * 14));
+  EXPECT_EQ(cfg.storage.quotaBytes, 2ull << 30);
+  EXPECT_DOUBLE_EQ(cfg.storage.lowWatermark, 0.7);
+  EXPECT_EQ(cfg.storage.sweepInterval, 30s);
+  EXPECT_FALSE(cfg.storage.eventClips);
+  EXPECT_EQ(cfg.usersPath(), "/etc/sharpeyes/users.json");
+  EXPECT_EQ(cfg.api.threads, 8);
+  EXPECT_EQ(cfg.cameras[1].retention, std::chrono::hours(24 * 90));
+  EXPECT_EQ(cfg.cameras[0].retention.count(), 0);
+  EXPECT_FALSE(cfg.busConfig.has_value());
+
+  const auto bad = [&](const std::string& section) {
+    return errorOf(std::string(kGood) + section);
+  };
+  EXPECT_NE(bad("storage: {low_watermark: 0.95}\n").find("storage.low_watermark: must be below"),
+            std::string::npos);
+  EXPECT_NE(bad("storage: {sweep_interval: 10ms}\n").find("storage.sweep_interval"),
+            std::string::npos);
+  EXPECT_NE(bad("api: {tls_cert: a.pem}\n").find("api.tls_key: tls_cert and tls_key go together"),
+            std::string::npos);
+  // The bus section is read at load: a missing key file fails at start, naming the key.
+  const auto busErr = bad(
+      "bus: {upstream: \"tcp://127.0.0.1:7701\", upstream_key: /nonexistent/c.pub, key: /x.key}\n");
+  EXPECT_NE(busErr.find("bus.upstream_key"), std::string::npos) << busErr;
+  EXPECT_NE(bad("bus: {upstream: \"udp://x\"}\n").find("bus.upstream: expected tcp://"),
+            std::string::npos);
+}
+
 TEST_F(ConfigTest, SyntaxErrorsAndMissingSectionsAreClear) {
   EXPECT_NE(errorOf("gateway: [unclosed").find("YAML syntax error"), std::string::npos);
   EXPECT_NE(errorOf("cameras: []").find("gateway: required section is missing"), std::string::npos);

@@ -91,7 +91,7 @@ class GatewayTest : public ::testing::Test {
 
   static std::map<std::string, nlohmann::json> cameras(const std::string& url) {
     std::map<std::string, nlohmann::json> out;
-    auto r = httpGet(url + "/api/cameras", 2000ms);
+    auto r = httpGet(url + "/status", 2000ms);
     if (!r || r->status != 200) return out;
     const auto j = nlohmann::json::parse(r->body, nullptr, false);
     if (!j.is_array()) return out;
@@ -99,7 +99,7 @@ class GatewayTest : public ::testing::Test {
     return out;
   }
 
-  // One field of one camera in /api/cameras; `fallback` while the camera is not listed yet.
+  // One field of one camera in /status; `fallback` while the camera is not listed yet.
   template <typename T>
   static T field(const std::string& url, const std::string& id, const char* key, T fallback) {
     const auto cams = cameras(url);

@@ -1,0 +1,460 @@
+// End-to-end tests of the gateway as operators, police and a township centre use it: the real
+// `sharpeyes gateway` (child process) on the simulator's real RTSP cameras, driven over its
+// HTTP API, its WebSocket live video, and its ZeroMQ bus to a real `sharpeyes center`.
+//
+// One scenario per gateway start (starting one costs ~10 s): the tripwire on cam01 fires on the
+// simulator's scripted walkers, and everything downstream of that event is checked.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <regex>
+
+#include "process.h"
+#include "sharpeyes/core/time.h"
+#include "sharpeyes/core/util.h"
+#include "sharpeyes/sim/sim.h"
+#include "sharpeyes/storage/clip_store.h"
+#include "sharpeyes/storage/database.h"
+#include "sharpeyes/storage/recorder.h"
+#include "test_client.h"
+
+namespace sharpeyes::app {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using nlohmann::json;
+using sharpeyes::api::testing::Conn;
+using sharpeyes::api::testing::Reply;
+using sharpeyes::testing::ChildProcess;
+using sharpeyes::testing::waitFor;
+
+constexpr const char* kAdminPassword = "admin-pass-4711";
+
+std::string runCapture(const std::string& command, int* status) {
+  std::string out;
+  FILE* p = ::popen((command + " 2>&1").c_str(), "r");
+  if (!p) return out;
+  char buf[4096];
+  size_t n = 0;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  const int st = ::pclose(p);
+  if (status) *status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return out;
+}
+
+// A logged-in API client (Bearer token).
+class Api {
+ public:
+  Api(uint16_t port, const std::string& user, const std::string& password) : port_(port) {
+    const auto r = call("POST", "/api/login", json{{"user", user}, {"password", password}});
+    status_ = r.status;
+    if (r.status == 200) token_ = json::parse(r.body).value("token", "");
+  }
+  bool ok() const { return !token_.empty(); }
+  int loginStatus() const { return status_; }
+  const std::string& token() const { return token_; }
+
+  Reply call(const std::string& method, const std::string& target, const json& body = nullptr,
+             std::vector<std::pair<std::string, std::string>> headers = {}) const {
+    Conn c(port_);
+    if (!token_.empty()) headers.emplace_back("Authorization", "Bearer " + token_);
+    std::string payload;
+    if (!body.is_null()) {
+      headers.emplace_back("Content-Type", "application/json");
+      payload = body.dump();
+    }
+    return c.request(method, target, headers, payload);
+  }
+  json get(const std::string& target) const {
+    const auto r = call("GET", target);
+    EXPECT_EQ(r.status, 200) << target << ": " << r.body;
+    return json::parse(r.body, nullptr, false);
+  }
+
+ private:
+  uint16_t port_;
+  std::string token_;
+  int status_ = 0;
+};
+
+class GatewayApiTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    sim::SimOptions o;
+    o.cameras = 3;
+    o.distinctScenes = 1;
+    o.loopSeconds = 10;
+    o.cacheDir = SHARPEYES_TEST_CACHE_DIR;
+    auto s = sim::SimServer::start(o);
+    ASSERT_TRUE(s.ok()) << s.error().describe();
+    sim_ = std::move(s.value()).release();
+  }
+  static void TearDownTestSuite() {
+    if (sim_ != nullptr) sim_->stop();
+    delete sim_;
+    sim_ = nullptr;
+  }
+
+  void SetUp() override {
+    dir_ =
+        fs::path(::testing::TempDir()) /
+        ("gwapi-" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+
+  // cam01 in village ...201 with a tripwire across the walkers' path, cam02 in ...202 and cam03
+  // in ...203; 2 s segments and short pre/post-rolls so event clips come quickly.
+  std::string writeConfig(const std::string& extra = "") {
+    std::ostringstream y;
+    y << "gateway:\n  id: gw-api\n  division: \"510603101000\"\n  data_dir: " << dir_.string()
+      << "\n  http: {address: 127.0.0.1, port: 0}\n"
+      << "defaults:\n  recording: {segment_length: 2s}\n"
+      << "  feed: {enabled: false, width: 640, height: 360, fps: 5}\n"
+      << "storage: {retention: 30d, sweep_interval: 5s, event_clips: true}\n"
+      << "cameras:\n";
+    for (int i = 0; i < sim_->cameraCount(); ++i) {
+      y << "  - id: " << sim_->cameraName(i) << "\n    division: \"51060310120" << (i + 1)
+        << "\"\n    main: " << sim_->mainUrl(i) << "\n    sub: " << sim_->subUrl(i) << "\n";
+      if (i == 0) {
+        y << "    analytics:\n      pre_roll: 1s\n      post_roll: 2s\n      rules:\n"
+          << "        - {name: gate-line, type: tripwire, line: [[0.5, 0.0], [0.5, 1.0]], "
+             "direction: both, severity: 2}\n";
+      }
+    }
+    y << extra;
+    const auto path = (dir_ / "gateway.yaml").string();
+    std::ofstream(path) << y.str();
+    return path;
+  }
+
+  uint16_t startGateway(ChildProcess& gw, const std::string& config) {
+    EXPECT_TRUE(gw.start(SHARPEYES_BINARY, {"gateway", "--config", config}, (dir_ / "gw").string(),
+                         {std::string("SHARPEYES_ADMIN_PASSWORD=") + kAdminPassword}));
+    uint16_t port = 0;
+    EXPECT_TRUE(waitFor(
+        [&] {
+          std::smatch m;
+          const std::string log = gw.err();
+          static const std::regex re("listening on 127\\.0\\.0\\.1:(\\d+)");
+          if (!std::regex_search(log, m, re)) return false;
+          port = static_cast<uint16_t>(std::stoi(m[1].str()));
+          return true;
+        },
+        30s))
+        << gw.err();
+    return port;
+  }
+
+  // The first alert raised by cam01's tripwire.
+  static json waitForTripwireAlert(const Api& api, ChildProcess& gw) {
+    json alert;
+    EXPECT_TRUE(waitFor(
+        [&] {
+          const auto j = api.get("/api/alerts?camera=cam01");
+          for (const auto& a : j.value("alerts", json::array())) {
+            if (a["event"].value("type", "") == "tripwire") {
+              alert = a;
+              return true;
+            }
+          }
+          return false;
+        },
+        120s))
+        << gw.err();
+    return alert;
+  }
+
+  static sim::SimServer* sim_;
+  fs::path dir_;
+};
+
+sim::SimServer* GatewayApiTest::sim_ = nullptr;
+
+TEST_F(GatewayApiTest, OperatorsPoliceAndVillagesWorkThroughTheApi) {
+  ChildProcess gw;
+  const uint16_t port = startGateway(gw, writeConfig());
+  ASSERT_NE(port, 0);
+
+  // No session: nothing but the login.
+  EXPECT_EQ(Conn(port).request("GET", "/api/cameras").status, 401);
+  // /status is for the box itself (loopback) and needs no login.
+  EXPECT_EQ(Conn(port).request("GET", "/status").status, 200);
+  Api wrong(port, "admin", "not-the-password");
+  EXPECT_EQ(wrong.loginStatus(), 401);
+  Api admin(port, "admin", kAdminPassword);
+  ASSERT_TRUE(admin.ok()) << gw.err();
+
+  // Cameras and their health.
+  ASSERT_TRUE(waitFor(
+      [&] {
+        const auto j = admin.get("/api/cameras");
+        int streaming = 0;
+        for (const auto& c : j.value("cameras", json::array())) {
+          streaming += c.contains("state") && c["state"].value("state", "") == "streaming";
+        }
+        return streaming == 3;
+      },
+      60s))
+      << admin.call("GET", "/api/cameras").body << gw.err();
+
+  // A village viewer of ...202 and an investigator for the township.
+  ASSERT_EQ(admin
+                .call("POST", "/api/users",
+                      {{"name", "village202"},
+                       {"password", "village-pass-1"},
+                       {"role", "viewer"},
+                       {"scope", "510603101202"}})
+                .status,
+            201);
+  ASSERT_EQ(admin
+                .call("POST", "/api/users",
+                      {{"name", "police"},
+                       {"password", "police-pass-1"},
+                       {"role", "investigator"},
+                       {"scope", "510603101000"}})
+                .status,
+            201);
+  Api village(port, "village202", "village-pass-1");
+  Api police(port, "police", "police-pass-1");
+  ASSERT_TRUE(village.ok());
+  ASSERT_TRUE(police.ok());
+  {
+    const auto cams = village.get("/api/cameras").value("cameras", json::array());
+    ASSERT_EQ(cams.size(), 1u) << cams.dump();
+    EXPECT_EQ(cams[0].value("id", ""), "cam02");
+    EXPECT_EQ(village.call("GET", "/api/cameras/cam01").status, 403);
+  }
+
+  // The tripwire on cam01 raises an alert; the operator runs it through the five steps.
+  const json alert = waitForTripwireAlert(admin, gw);
+  ASSERT_TRUE(alert.is_object());
+  const std::string alertId = alert.value("id", "");
+  const std::string eventId = alert["event"].value("id", "");
+  EXPECT_EQ(alert.value("step", ""), "new");
+  EXPECT_EQ(alert["event"].value("division", ""), "510603101201");
+  EXPECT_EQ(village.call("GET", "/api/alerts/" + alertId).status, 403);
+  EXPECT_TRUE(village.get("/api/alerts").value("alerts", json::array()).empty());
+  const std::vector<std::pair<std::string, json>> steps = {
+      {"accept", json::object()},
+      {"dispatch", {{"assignee", "派出所 police station 2"}}},
+      {"handle", json::object()},
+      {"feedback", {{"note", "two people crossed; checked, no harm"}}},
+      {"close", {{"note", "closed"}}}};
+  // Skipping a step is refused.
+  EXPECT_EQ(admin.call("POST", "/api/alerts/" + alertId + "/handle", json::object()).status, 409);
+  for (const auto& [action, body] : steps) {
+    const auto r = admin.call("POST", "/api/alerts/" + alertId + "/" + action, body);
+    ASSERT_EQ(r.status, 200) << action << ": " << r.body;
+  }
+  {
+    const auto a = admin.get("/api/alerts/" + alertId);
+    EXPECT_EQ(a.value("step", ""), "closed");
+    EXPECT_EQ(a.value("assignee", ""), "派出所 police station 2");
+    ASSERT_EQ(a["history"].size(), 6u);
+    EXPECT_EQ(a["history"][5].value("user", ""), "admin");
+  }
+
+  // The event's clip (pre-roll 1 s, post-roll 2 s) is cut automatically once recorded.
+  storage::ClipRecord eventClip;
+  ASSERT_TRUE(waitFor(
+      [&] {
+        auto db = storage::Database::open((dir_ / "index.db").string());
+        if (!db) return false;
+        auto clips = storage::ClipStore::open(*db);
+        if (!clips) return false;
+        auto list = (*clips)->clipsForEvent(eventId);
+        if (!list || list->empty()) return false;
+        eventClip = list->front();
+        return true;
+      },
+      90s))
+      << gw.err();
+  {
+    auto probe = storage::probeMedia(eventClip.clip.path, true);
+    ASSERT_TRUE(probe.ok()) << eventClip.clip.path << ": " << probe.error().describe();
+    EXPECT_GT(probe->decodedFrames, 25);  // at least the 3 s around the crossing, at 25 fps
+    EXPECT_EQ(core::sha256File(eventClip.clip.path).value(), eventClip.clip.sha256);
+  }
+
+  // Police cut a clip of the last seconds, download a part of it, open a case, hold, export.
+  const auto now = core::processClock().now();
+  json clip;
+  {
+    const auto r = police.call("POST", "/api/clips",
+                               {{"camera", "cam01"},
+                                {"from", core::formatIso8601(now - 8s)},
+                                {"to", core::formatIso8601(now - 4s)}});
+    ASSERT_EQ(r.status, 201) << r.body;
+    clip = json::parse(r.body);
+  }
+  const std::string clipId = clip.value("id", "");
+  {
+    const auto r = police.call("GET", "/api/clips/" + clipId + "/download", nullptr,
+                               {{"Range", "bytes=0-99"}});
+    EXPECT_EQ(r.status, 206);
+    EXPECT_EQ(r.body.size(), 100u);
+    EXPECT_EQ(r.body.substr(4, 4), "ftyp");
+  }
+  EXPECT_EQ(village.call("GET", "/api/clips/" + clipId).status, 403);
+  std::string caseId;
+  {
+    const auto r = police.call("POST", "/api/cases", {{"title", "bicycle theft at the gate"}});
+    ASSERT_EQ(r.status, 201) << r.body;
+    caseId = json::parse(r.body).value("id", "");
+  }
+  ASSERT_EQ(police.call("POST", "/api/cases/" + caseId + "/holds", {{"clip_id", clipId}}).status,
+            200);
+  json evidence;
+  {
+    const auto r = police.call("POST", "/api/cases/" + caseId + "/export", json::object());
+    ASSERT_EQ(r.status, 201) << r.body;
+    evidence = json::parse(r.body);
+  }
+  {
+    const auto r = police.call("GET", "/api/evidence/" + evidence.value("id", "") + "/download");
+    ASSERT_EQ(r.status, 200);
+    EXPECT_EQ(core::sha256Hex(r.body), evidence.value("sha256", ""));
+    const fs::path tarPath = dir_ / "evidence.tar";
+    std::ofstream(tarPath, std::ios::binary) << r.body;
+    const fs::path out = dir_ / "unpacked";
+    fs::create_directories(out);
+    int status = -1;
+    runCapture("tar -xf " + tarPath.string() + " -C " + out.string(), &status);
+    ASSERT_EQ(status, 0);
+    // The package of the clip verifies offline with the gateway's public key.
+    const fs::path pkg = out / evidence.value("id", "") / clipId;
+    const std::string verify =
+        runCapture(std::string(SHARPEYES_BINARY) + " verify " + pkg.string() + " --key " +
+                       (dir_ / "keys" / "evidence.pub.pem").string(),
+                   &status);
+    EXPECT_EQ(status, 0) << verify;
+  }
+  // Every look at video and every export is in the audit log, with who did it.
+  {
+    const auto log = admin.get("/api/audit").value("entries", json::array());
+    std::set<std::string> seen;
+    for (const auto& e : log) seen.insert(e.value("action", "") + ":" + e.value("user", ""));
+    EXPECT_TRUE(seen.count("clip.view:police")) << log.dump();
+    EXPECT_TRUE(seen.count("evidence.export:police")) << log.dump();
+    EXPECT_TRUE(seen.count("alert.close:admin")) << log.dump();
+  }
+
+  // Live video: fragmented MP4 of cam02's sub stream over WebSocket, for the village too.
+  {
+    Conn ws(port);
+    Reply handshake;
+    ASSERT_TRUE(ws.wsHandshake("/ws/live/cam02?stream=sub",
+                               {{"Authorization", "Bearer " + village.token()}}, &handshake))
+        << handshake.status << " " << handshake.body;
+    bool init = false;
+    int fragments = 0;
+    for (int i = 0; i < 200 && fragments < 10; ++i) {
+      int op = 0;
+      auto msg = ws.wsRead(&op, 20s);
+      ASSERT_TRUE(msg.has_value()) << "live stream ended after " << fragments << " fragments";
+      if (op != 2) continue;
+      if (msg->size() >= 8 && msg->substr(4, 4) == "ftyp") {
+        init = true;
+      } else if (init && msg->size() >= 8 && msg->substr(4, 4) == "moof") {
+        ++fragments;
+      }
+    }
+    EXPECT_TRUE(init);
+    EXPECT_EQ(fragments, 10);
+    Conn other(port);
+    EXPECT_FALSE(other.wsHandshake("/ws/live/cam01?stream=sub",
+                                   {{"Authorization", "Bearer " + village.token()}}));
+  }
+  {
+    // Metrics show what happened, without a login (Prometheus scrapes them).
+    const auto r = Conn(port).request("GET", "/metrics");
+    EXPECT_NE(r.body.find("sharpeyes_alerts_raised_total"), std::string::npos);
+    EXPECT_NE(r.body.find("sharpeyes_event_clips_total"), std::string::npos);
+  }
+  gw.kill(SIGTERM);
+  EXPECT_EQ(gw.wait(30s), std::optional<int>(0)) << gw.err();
+  // The admin's password was taken from the environment and never written to the log.
+  EXPECT_EQ(gw.err().find(kAdminPassword), std::string::npos);
+}
+
+TEST_F(GatewayApiTest, EventsTravelToTheTownshipCentreAndItsVillageSubscriber) {
+  const std::string bin = SHARPEYES_BINARY;
+  int status = -1;
+  for (const char* name : {"centre", "gateway", "village"}) {
+    const auto out = runCapture(bin + " keys gen --out " + (dir_ / name).string(), &status);
+    ASSERT_EQ(status, 0) << out;
+  }
+  auto readPub = [&](const char* name) {
+    std::ifstream in(dir_ / (std::string(name) + ".pub"));
+    std::string key;
+    in >> key;
+    return key;
+  };
+  std::ofstream(dir_ / "allow.txt")
+      << "gw-api " << readPub("gateway") << "\nvillage201 " << readPub("village") << "\n";
+  ChildProcess centre;
+  const fs::path ready = dir_ / "centre.ready";
+  ASSERT_TRUE(centre.start(
+      bin,
+      {"center", "--level", "township", "--division", "510603101000", "--data",
+       (dir_ / "centre").string(), "--key", (dir_ / "centre.key").string(), "--allow",
+       (dir_ / "allow.txt").string(), "--bind-events", "tcp://127.0.0.1:0", "--bind-clips",
+       "tcp://127.0.0.1:0", "--bind-pub", "tcp://127.0.0.1:0", "--ready-file", ready.string()},
+      (dir_ / "centre").string()));
+  ASSERT_TRUE(waitFor([&] { return fs::exists(ready); }, 30s)) << centre.err();
+  json eps;
+  std::ifstream(ready) >> eps;
+
+  // The village platform subscribes to its own division before anything happens.
+  ChildProcess subscriber;
+  ASSERT_TRUE(
+      subscriber.start(bin,
+                       {"subscribe", "--center", eps.value("events", ""), "--division",
+                        "510603101201", "--key", (dir_ / "village.key").string(), "--center-key",
+                        (dir_ / "centre.pub").string(), "--text", "--count", "1"},
+                       (dir_ / "subscriber").string()));
+
+  std::ostringstream bus;
+  bus << "bus:\n  upstream: " << eps.value("events", "")
+      << "\n  upstream_clips: " << eps.value("clips", "")
+      << "\n  upstream_key: " << (dir_ / "centre.pub").string()
+      << "\n  key: " << (dir_ / "gateway.key").string() << "\n";
+  ChildProcess gw;
+  const uint16_t port = startGateway(gw, writeConfig(bus.str()));
+  ASSERT_NE(port, 0);
+  Api admin(port, "admin", kAdminPassword);
+  ASSERT_TRUE(admin.ok());
+  const json alert = waitForTripwireAlert(admin, gw);
+  const std::string eventId = alert["event"].value("id", "");
+
+  // The village subscriber prints the tripwire event of its village and exits (--count 1).
+  ASSERT_EQ(subscriber.wait(90s), std::optional<int>(0)) << subscriber.err() << gw.err();
+  EXPECT_NE(subscriber.out().find("510603101201 cam01 tripwire"), std::string::npos)
+      << subscriber.out();
+  // The publisher's outbox drains: the centre acknowledged what the gateway sent.
+  ASSERT_TRUE(waitFor(
+      [&] {
+        const auto r = Conn(port).request("GET", "/metrics");
+        std::smatch m;
+        static const std::regex pub("sharpeyes_bus_published_total (\\d+)");
+        static const std::regex ack("sharpeyes_bus_acked_total (\\d+)");
+        if (!std::regex_search(r.body, m, pub)) return false;
+        const long published = std::stol(m[1].str());
+        if (!std::regex_search(r.body, m, ack)) return false;
+        return published > 0 && std::stol(m[1].str()) >= published;
+      },
+      60s))
+      << gw.err();
+  gw.kill(SIGTERM);
+  EXPECT_EQ(gw.wait(30s), std::optional<int>(0)) << gw.err();
+  centre.kill(SIGTERM);
+  EXPECT_EQ(centre.wait(30s), std::optional<int>(0)) << centre.err();
+}
+
+}  // namespace
+}  // namespace sharpeyes::app

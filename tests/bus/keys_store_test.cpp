@@ -1,7 +1,11 @@
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <fstream>
+#include <set>
+#include <thread>
 
 #include "sharpeyes/bus/keys.h"
 #include "sharpeyes/bus/store.h"
@@ -145,6 +149,145 @@ TEST(SqliteStore, OutboxQuotaAndAcks) {
   EXPECT_GT(*d, *b);  // sequence numbers are never reused
   const std::string epoch = s->outbox->epoch();
   EXPECT_EQ(epoch.size(), 32u);
+}
+
+// Several threads appending at once share commits (group commit); each append still returns only
+// once its row is committed, with its own sequence number, in the order that thread appended.
+TEST(SqliteStore, ConcurrentAppendsAreGroupCommittedInOrderAndDurable) {
+  TempDir dir;
+  constexpr int kThreads = 6;
+  constexpr int kEach = 300;
+  std::vector<std::vector<uint64_t>> seqs(kThreads);
+  {
+    auto s = openSqliteBusStore({dir.file("g.db")});
+    ASSERT_TRUE(s.ok());
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&, t] {
+        for (int i = 0; i < kEach; ++i) {
+          auto r = s->outbox->append("t" + std::to_string(t) + "-" + std::to_string(i));
+          if (r.ok()) seqs[t].push_back(*r);
+        }
+      });
+    }
+    for (auto& th : threads) th.join();
+  }
+  std::set<uint64_t> all;
+  for (int t = 0; t < kThreads; ++t) {
+    ASSERT_EQ(seqs[t].size(), static_cast<size_t>(kEach));
+    EXPECT_TRUE(std::is_sorted(seqs[t].begin(), seqs[t].end()));
+    all.insert(seqs[t].begin(), seqs[t].end());
+  }
+  EXPECT_EQ(all.size(), static_cast<size_t>(kThreads * kEach));  // no number given twice
+  // Reopened: every row is there, and each thread's rows come in the order it appended them.
+  auto s = openSqliteBusStore({dir.file("g.db")});
+  ASSERT_TRUE(s.ok());
+  auto rows = s->outbox->after(0, kThreads * kEach + 10);
+  ASSERT_TRUE(rows.ok());
+  ASSERT_EQ(rows->size(), static_cast<size_t>(kThreads * kEach));
+  std::vector<int> next(kThreads, 0);
+  for (const auto& row : *rows) {
+    const int t = row.payload[1] - '0';
+    ASSERT_GE(t, 0);
+    ASSERT_LT(t, kThreads);
+    EXPECT_EQ(row.payload, "t" + std::to_string(t) + "-" + std::to_string(next[t]));
+    EXPECT_EQ(row.seq, seqs[t][static_cast<size_t>(next[t])]);
+    ++next[t];
+  }
+}
+
+// In a group, the quota refuses exactly the appends that do not fit; the others are committed.
+TEST(SqliteStore, GroupCommitRefusesOnlyWhatExceedsTheQuota) {
+  TempDir dir;
+  const std::string payload(100, 'x');
+  auto s = openSqliteBusStore({dir.file("q.db"), 100 * 50});
+  ASSERT_TRUE(s.ok());
+  std::atomic<int> accepted{0}, refused{0}, other{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 40; ++i) {
+        auto r = s->outbox->append(payload);
+        if (r.ok()) {
+          ++accepted;
+        } else if (r.error().code == core::ErrorCode::kResourceExhausted) {
+          ++refused;
+        } else {
+          ++other;
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(accepted.load(), 50);
+  EXPECT_EQ(refused.load(), 160 - 50);
+  EXPECT_EQ(other.load(), 0);
+  EXPECT_EQ(s->outbox->bytesUsed(), 100u * 50);
+  EXPECT_EQ(s->outbox->after(0, 1000)->size(), 50u);
+}
+
+// One drained batch may hold retransmissions of what it already holds, for several origins.
+TEST(SqliteStore, BatchWithDuplicatesInsideStoresEachEventOnce) {
+  TempDir dir;
+  auto s = openSqliteBusStore({dir.file("d.db")});
+  ASSERT_TRUE(s.ok());
+  auto from = [](const std::string& origin, uint64_t seq) {
+    Incoming in = incoming(origin, seq);
+    in.eventId = origin + std::to_string(seq);
+    return in;
+  };
+  std::vector<IncomingOutcome> out;
+  std::vector<uint64_t> seqs;
+  ASSERT_TRUE(s->center
+                  ->commit({from("a", 1), from("a", 2), from("b", 1), from("a", 2), from("a", 1),
+                            from("b", 2), from("b", 2), from("a", 3), from("b", 4)},
+                           out, seqs)
+                  .ok());
+  using O = IncomingOutcome;
+  const std::vector<O> want = {O::kStored, O::kStored,    O::kStored, O::kDuplicate, O::kDuplicate,
+                               O::kStored, O::kDuplicate, O::kStored, O::kGap};
+  EXPECT_EQ(out, want);
+  for (size_t i = 0; i < out.size(); ++i) EXPECT_EQ(seqs[i] != 0, out[i] == O::kStored) << i;
+  EXPECT_EQ(s->center->lastSeq("a", "e1").value(), 3u);
+  EXPECT_EQ(s->center->lastSeq("b", "e1").value(), 2u);
+  EXPECT_EQ(s->center->since("5106", 0, 100)->size(), 5u);
+}
+
+// A storing transaction that fails part-way leaves nothing behind: no event, no forwarded copy,
+// no de-duplication state (so the retransmission is stored, once).
+TEST(SqliteStore, FailedCommitLeavesNothingAndTheRetryStoresOnce) {
+  TempDir dir;
+  const std::string path = dir.file("f.db");
+  auto s = openSqliteBusStore({path});
+  ASSERT_TRUE(s.ok());
+  // A real SQLite failure in the middle of the batch: a trigger refusing one event.
+  sqlite3* other = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &other), SQLITE_OK);
+  ASSERT_EQ(
+      sqlite3_exec(other,
+                   "CREATE TRIGGER poison BEFORE INSERT ON received WHEN NEW.event_id = 'ev3' "
+                   "BEGIN SELECT RAISE(ABORT, 'poisoned'); END;",
+                   nullptr, nullptr, nullptr),
+      SQLITE_OK);
+  std::vector<IncomingOutcome> out;
+  std::vector<uint64_t> seqs;
+  const std::vector<Incoming> batch = {incoming("gw", 1), incoming("gw", 2, true),
+                                       incoming("gw", 3), incoming("gw", 4, true)};
+  EXPECT_FALSE(s->center->commit(batch, out, seqs).ok());
+  EXPECT_EQ(s->center->lastSeq("gw", "e1").value(), 0u);
+  EXPECT_TRUE(s->center->since("5106", 0, 100)->empty());
+  EXPECT_TRUE(s->outbox->after(0, 100)->empty());
+  EXPECT_EQ(s->outbox->bytesUsed(), 0u);
+  ASSERT_EQ(sqlite3_exec(other, "DROP TRIGGER poison", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(other);
+  ASSERT_TRUE(s->center->commit(batch, out, seqs).ok());
+  EXPECT_EQ(out, std::vector<IncomingOutcome>(4, IncomingOutcome::kStored));
+  EXPECT_EQ(s->center->lastSeq("gw", "e1").value(), 4u);
+  EXPECT_EQ(s->center->since("5106", 0, 100)->size(), 4u);
+  EXPECT_EQ(s->outbox->after(0, 100)->size(), 2u);
+  ASSERT_TRUE(s->center->commit(batch, out, seqs).ok());  // and again: all duplicates
+  EXPECT_EQ(out, std::vector<IncomingOutcome>(4, IncomingOutcome::kDuplicate));
+  EXPECT_EQ(s->center->since("5106", 0, 100)->size(), 4u);
 }
 
 }  // namespace

@@ -2,10 +2,12 @@
 // acknowledgement, restart without loss or duplicates, division check, security, malformed and
 // oversize frames, clips (verified, resumed), outbox quota.
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <fstream>
 #include <mutex>
 #include <set>
+#include <thread>
 #include <zmq.hpp>
 
 #include "sharpeyes/bus/center.h"
@@ -54,6 +56,7 @@ class LinkTest : public ::testing::Test {
     centre_->setOnStored([this](const StoredAlert& a) {
       std::lock_guard lock(mu_);
       storedIds_.push_back(a.event.id);
+      storedCameras_.push_back(a.event.camera.str());
     });
     auto eps = centre_->start();
     ASSERT_TRUE(eps.ok()) << eps.error().describe();
@@ -108,6 +111,7 @@ class LinkTest : public ::testing::Test {
   CenterEndpoints eps_;
   std::mutex mu_;
   std::vector<std::string> storedIds_;
+  std::vector<std::string> storedCameras_;
   zmq::context_t ctx_{1};
 };
 
@@ -295,6 +299,136 @@ TEST_F(LinkTest, OutboxQuotaRefusesAndAlertsOnceWhenTheCentreIsAway) {
   EXPECT_GE(s.outboxFull, 2u);
   EXPECT_LE(s.outboxBytes, s.outboxQuotaBytes);
   EXPECT_FALSE(s.connected);
+}
+
+// A storing transaction fails (a real SQLite error, from a trigger refusing one event): nothing of
+// that batch is acknowledged, the sender keeps retransmitting, and once the store works again one
+// cumulative ack covers everything, each event stored once and in order.
+TEST_F(LinkTest, CumulativeAckAfterAFailedStoringTransaction) {
+  startCentre(centreConfig());
+  startPublisher();
+  std::vector<std::string> sent;
+  auto publish = [&](const core::Event& e) {
+    sent.push_back(e.id);
+    ASSERT_TRUE(pub_->publish(e).ok());
+  };
+  for (int i = 0; i < 10; ++i) publish(makeEvent(kVillage, 1));
+  ASSERT_TRUE(waitFor([&] { return pub_->stats().acked >= 10; }));
+  const uint64_t ackedBefore = pub_->stats().acked;
+  auto poisoned = makeEvent(kVillage, 1);
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(dir_.file("centre/center.db").c_str(), &db), SQLITE_OK);
+  sqlite3_busy_timeout(db, 10000);
+  const std::string trigger =
+      "CREATE TRIGGER poison BEFORE INSERT ON received WHEN NEW.event_id = '" + poisoned.id +
+      "' BEGIN SELECT RAISE(ABORT, 'poisoned'); END;";
+  ASSERT_EQ(sqlite3_exec(db, trigger.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
+  publish(poisoned);
+  for (int i = 0; i < 20; ++i) publish(makeEvent(kVillage, 1));
+  // At least two failed attempts (the first and a retransmission), and no ack past the poison.
+  ASSERT_TRUE(waitFor([&] { return centre_->stats().storeErrors >= 2; }));
+  EXPECT_EQ(pub_->stats().acked, ackedBefore);
+  EXPECT_EQ(storedCount(), 10u);
+  ASSERT_EQ(sqlite3_exec(db, "DROP TRIGGER poison", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+  ASSERT_TRUE(waitFor([&] { return pub_->stats().acked >= ackedBefore + 21; }));
+  EXPECT_EQ(storedIds(), sent);
+  EXPECT_EQ(centre_->stats().stored, 31u);
+  ASSERT_TRUE(waitFor([&] { return pub_->stats().outboxBytes == 0; }));
+}
+
+// Several threads publish at once (their outbox appends share commits): every event arrives once,
+// and each camera's events in the order its thread published them. Also the regression test of a
+// lost wake-up that once stalled a link whose outbox was appended to from another thread.
+TEST_F(LinkTest, ConcurrentPublishersKeepPerCameraOrder) {
+  startCentre(centreConfig());
+  startPublisher();
+  constexpr int kThreads = 3;
+  constexpr int kEach = 400;
+  std::vector<std::vector<std::string>> sent(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        auto e = makeEvent(kVillage, 1, core::EventType::kIntrusion, "cam-" + std::to_string(t));
+        if (pub_->publish(e).ok()) sent[t].push_back(e.id);
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (const auto& ids : sent) ASSERT_EQ(ids.size(), static_cast<size_t>(kEach));
+  ASSERT_TRUE(waitFor([&] { return storedCount() >= kThreads * kEach; }, std::chrono::seconds(60)));
+  std::vector<std::vector<std::string>> got(kThreads);
+  {
+    std::lock_guard lock(mu_);
+    for (size_t i = 0; i < storedIds_.size(); ++i) {
+      got[static_cast<size_t>(storedCameras_[i].back() - '0')].push_back(storedIds_[i]);
+    }
+  }
+  EXPECT_EQ(got, sent);
+  EXPECT_EQ(centre_->stats().stored, static_cast<uint64_t>(kThreads * kEach));
+}
+
+// Acknowledged rows leave the outbox in batches, not one delete per ack. A sender that crashed
+// after the ack but before the delete resends those rows on restart: the centre recognises them as
+// duplicates, acknowledges them again and stores nothing twice.
+TEST_F(LinkTest, AckedRowsAreDeletedAndAResendAfterACrashIsADuplicate) {
+  startCentre(centreConfig());
+  auto store = openSqliteBusStore({dir_.file("shared.db")});
+  ASSERT_TRUE(store.ok());
+  auto cfg = publisherConfig();
+  pub_ = Publisher::create(cfg, store->outbox).value();
+  std::vector<std::string> sent;
+  for (int i = 0; i < 40; ++i) {
+    auto e = makeEvent(kVillage, 1);
+    sent.push_back(e.id);
+    ASSERT_TRUE(pub_->publish(e).ok());
+  }
+  // The state a crash after the ack and before the delete leaves: a copy of the outbox as it was
+  // before sending (same epoch, same rows).
+  const auto copy = dir_.path() / "crashed";
+  std::filesystem::create_directories(copy);
+  for (const char* f : {"shared.db", "shared.db-wal"}) {
+    std::filesystem::copy_file(dir_.path() / f, copy / f);
+  }
+  ASSERT_TRUE(pub_->start().ok());
+  ASSERT_TRUE(waitFor([&] { return pub_->stats().acked >= 40; }));
+  ASSERT_TRUE(waitFor([&] { return store->outbox->bytesUsed() == 0; }));  // rows really deleted
+  EXPECT_TRUE(store->outbox->after(0, 100)->empty());
+  pub_->stop();
+  pub_.reset();
+
+  cfg.outboxPath = (copy / "shared.db").string();
+  pub_ = Publisher::create(cfg).value();
+  ASSERT_TRUE(pub_->start().ok());
+  ASSERT_TRUE(waitFor([&] { return pub_->stats().acked >= 40; }));
+  ASSERT_TRUE(waitFor([&] { return centre_->stats().duplicates >= 40; }));
+  EXPECT_EQ(storedIds(), sent);
+  EXPECT_EQ(centre_->stats().stored, 40u);
+  pub_->stop();
+  auto reopened = openSqliteBusStore({cfg.outboxPath});
+  ASSERT_TRUE(reopened.ok());
+  EXPECT_TRUE(reopened->outbox->after(0, 100)->empty());  // stop() deleted what was acknowledged
+}
+
+// Wake-ups from several threads while the sender's I/O thread goes idle between bursts: every
+// burst must reach the centre. (A wake-up lost in the race between two publishing threads once
+// left a link stalled until the next ack, which never came.)
+TEST_F(LinkTest, BurstsFromSeveralThreadsNeverStall) {
+  startCentre(centreConfig());
+  startPublisher();
+  constexpr int kThreads = 3;
+  constexpr int kRounds = 300;
+  for (int round = 0; round < kRounds; ++round) {
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&] { ASSERT_TRUE(pub_->publish(makeEvent(kVillage, 1)).ok()); });
+    }
+    for (auto& th : threads) th.join();
+    const size_t want = static_cast<size_t>((round + 1) * kThreads);
+    ASSERT_TRUE(waitFor([&] { return storedCount() >= want; }, std::chrono::seconds(10)))
+        << "stalled in round " << round;
+  }
 }
 
 }  // namespace

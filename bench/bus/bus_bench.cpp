@@ -3,7 +3,7 @@
 // throughput; in the same run the same alerts over plain PUB/SUB (and the same bytes over a plain
 // DEALER/ROUTER) as the baseline, with our overhead as a ratio. Real sockets on loopback.
 //
-//   bus_bench [--quick] [--only latency|rate|clip]
+//   bus_bench [--quick] [--only latency|rate|publish|clip]
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -268,7 +268,7 @@ double clipBaselineMBps(const std::string& data, size_t chunk) {
 
 int main(int argc, char** argv) {
   bool quick = false;
-  std::string only;  // "latency", "rate" or "clip": run one part (profiling)
+  std::string only;  // "latency", "rate", "publish" or "clip": run one part (profiling)
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--quick") {
@@ -276,7 +276,7 @@ int main(int argc, char** argv) {
     } else if (a == "--only" && i + 1 < argc) {
       only = argv[++i];
     } else {
-      std::fprintf(stderr, "usage: bus_bench [--quick] [--only latency|rate|clip]\n");
+      std::fprintf(stderr, "usage: bus_bench [--quick] [--only latency|rate|publish|clip]\n");
       return 2;
     }
   }
@@ -374,6 +374,42 @@ int main(int argc, char** argv) {
         "(%.0f alerts per CPU-second) | | |\n",
         cpu / std::max<uint64_t>(1, got) * 1e6, got / std::max(1e-6, cpu));
     std::fflush(stdout);
+  }
+
+  // publish() returns once the event is committed to the outbox. One thread pays one commit per
+  // event; threads publishing at once share commits (group commit). Not connected: appends only.
+  if (runs("publish")) {
+    const int n = quick ? 4000 : 20000;
+    double rate1 = 0;
+    for (int threads : {1, 4}) {
+      bus::PublisherConfig p;
+      p.origin = "gw";
+      p.endpoint = "tcp://127.0.0.1:1";  // nobody there: measure the appends alone
+      p.serverPublicKey = chain.vKeys.publicKey;
+      p.publicKey = chain.gwKeys.publicKey;
+      p.secretKey = chain.gwKeys.secretKey;
+      p.outboxPath = (dir / ("gw-append-" + std::to_string(threads) + ".db")).string();
+      p.outboxQuotaBytes = 1ull << 30;
+      auto pub = bus::Publisher::create(p).value();
+      std::vector<core::Event> events;
+      for (int i = 0; i < n; ++i) events.push_back(event("510603101201", 1));
+      const auto t0 = Clock::now();
+      std::vector<std::thread> ts;
+      for (int t = 0; t < threads; ++t) {
+        ts.emplace_back([&, t] {
+          for (int i = t; i < n; i += threads) (void)pub->publish(events[static_cast<size_t>(i)]);
+        });
+      }
+      for (auto& t : ts) t.join();
+      const double r = n / std::chrono::duration<double>(Clock::now() - t0).count();
+      if (threads == 1) rate1 = r;
+      std::printf(
+          "| publish() into the outbox, %d thread%s (durable on return) | %.0f events/s | %s "
+          "| %s |\n",
+          threads, threads == 1 ? "" : "s", r, threads == 1 ? "(baseline: 1 thread)" : "",
+          threads == 1 ? "" : ("x" + std::to_string(r / rate1).substr(0, 4)).c_str());
+      std::fflush(stdout);
+    }
   }
 
   // Clip throughput: one clip gateway -> village centre, SHA-256 verified at the receiver.

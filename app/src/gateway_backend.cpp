@@ -143,11 +143,15 @@ core::Result<core::Event> GatewayBackend::getEvent(const std::string& id) {
 }
 
 core::Result<api::Alert> GatewayBackend::toApiAlert(const storage::AlertRecord& r) {
+  auto e = getEvent(r.eventId);
+  return toApiAlert(r, e ? &*e : nullptr);
+}
+
+api::Alert GatewayBackend::toApiAlert(const storage::AlertRecord& r, const core::Event* event) {
   api::Alert a;
   a.id = r.id;
-  auto e = getEvent(r.eventId);
-  if (e) {
-    a.event = std::move(*e);
+  if (event) {
+    a.event = *event;
   } else {
     // The event row is gone (it never should be while its alert lives): show what the alert
     // itself knows rather than hiding the alert from the desk.
@@ -180,12 +184,18 @@ core::Result<std::vector<api::Alert>> GatewayBackend::queryAlerts(const api::Ale
   sq.limit = q.limit;
   auto records = stores_.alerts->query(sq);
   if (!records) return records.error();
+  // One statement for the events of the whole page, not one per alert (a network round trip
+  // each on PostgreSQL).
+  std::vector<std::string> ids;
+  ids.reserve(records->size());
+  for (const auto& r : *records) ids.push_back(r.eventId);
+  auto events = stores_.events->getMany(ids);
+  if (!events) return events.error();
   std::vector<api::Alert> out;
   out.reserve(records->size());
   for (const auto& r : *records) {
-    auto a = toApiAlert(r);
-    if (!a) return a.error();
-    out.push_back(std::move(*a));
+    auto it = events->find(r.eventId);
+    out.push_back(toApiAlert(r, it == events->end() ? nullptr : &it->second));
   }
   return out;
 }

@@ -95,6 +95,8 @@ class GatewayBackend : public api::Backend {
 
  private:
   std::string absoluteClipPath(const core::Clip& clip) const;
+  // `event` null: the event row is missing; the alert's own copy of its fields is shown.
+  api::Alert toApiAlert(const storage::AlertRecord& record, const core::Event* event);
 
   BackendStores stores_;
   BackendPaths paths_;

@@ -1,9 +1,10 @@
 // Live tap (IngestManager::setLive, Listener::onLiveBytes/onLiveEnded) against the project's
 // camera simulator (real RTSP): nothing is muxed until wanted; then an init segment and
 // keyframe-first moof+mdat fragments that a real demuxer/decoder (ffprobe, libav) plays at the
-// camera's size; the sub stream runs for live alone when analytics does not need it; the end is
-// reported when no longer wanted and when the camera drops us (and a new init follows on
-// reconnect); a consumer that blocks never holds up recording. H.265 through the in-process
+// camera's size; the sub stream runs for live alone when analytics does not need it (and is
+// tapped, not pulled twice, when it does); the end is reported when no longer wanted and when
+// the camera drops us (and a new init follows on reconnect); a consumer that blocks never holds
+// up recording. H.265 through the in-process
 // gst-rtsp-server fixture (the simulator serves H.264 only).
 #include <gtest/gtest.h>
 
@@ -282,6 +283,51 @@ TEST(IngestLive, OnDemandMainAndSubDecodeAndEnd) {
   ASSERT_TRUE(again.back().ended) << "stop() ends a watched stream";
   std::vector<LiveEvent> second(again.begin() + static_cast<long>(mainAfterEnd), again.end() - 1);
   checkAndDecode(second, dir, "main2", "h264", 640, 360);
+  simServer->stop();
+}
+
+TEST(IngestLive, SubStreamOfAnalyticsIsTappedNotPulledTwice) {
+  auto simServer = startSim();
+  ASSERT_TRUE(simServer);
+  TempDir dir;
+  LiveListener listener;
+  auto ingest = makeManager(listener);
+  ASSERT_TRUE(ingest);
+  auto cam = liveCamera("ana", simServer->mainUrl(0), dir.str());
+  cam.sub = StreamSource{simServer->subUrl(0)};
+  cam.analytics.enabled = true;
+  cam.analytics.width = 160;
+  cam.analytics.height = 90;
+  cam.analytics.fps = 5;
+  ASSERT_TRUE(ingest->addCamera(cam).ok());
+  ASSERT_TRUE(listener.waitFor([&] { return listener.framesLocked("ana").size() >= 5; }, 30s));
+  EXPECT_EQ(simServer->sessionCount(0), 2);  // main (recording) + sub (analytics)
+  const auto id = core::CameraId::parse("ana").value();
+  ASSERT_TRUE(ingest->setLive(id, LiveStream::kSub, true).ok());
+  ASSERT_TRUE(listener.waitLive(
+      [&] { return listener.eventsLocked("ana", LiveStream::kSub).size() >= 51; }, 30s));
+  // The analytics session was tapped: no third RTSP session, and analytics frames keep coming.
+  EXPECT_EQ(simServer->sessionCount(0), 2);
+  const size_t frames = listener.frames("ana").size();
+  EXPECT_TRUE(
+      listener.waitFor([&] { return listener.framesLocked("ana").size() >= frames + 5; }, 15s));
+  ASSERT_TRUE(ingest->setLive(id, LiveStream::kSub, false).ok());
+  ASSERT_TRUE(listener.waitLive(
+      [&] {
+        const auto& ev = listener.eventsLocked("ana", LiveStream::kSub);
+        return !ev.empty() && ev.back().ended;
+      },
+      15s));
+  // Analytics still needs the sub stream: it stays up.
+  const size_t after = listener.frames("ana").size();
+  EXPECT_TRUE(
+      listener.waitFor([&] { return listener.framesLocked("ana").size() >= after + 5; }, 15s));
+  EXPECT_EQ(simServer->sessionCount(0), 2);
+  EXPECT_EQ(listener.pieces("ana", LiveStream::kMain), 0u);
+  ingest->stop();
+  auto ev = listener.events("ana", LiveStream::kSub);
+  ev.pop_back();
+  checkAndDecode(ev, dir, "ana-sub", "h264", 320, 180);
   simServer->stop();
 }
 

@@ -115,8 +115,20 @@ Result<ss::SoapPtr> runCall(const Credentials& creds, const CallOptions& opts, b
                             core::Duration clockOffset, bool authenticate, std::string_view op,
                             const std::string& url, const std::function<int(struct soap*)>& call,
                             const Addressing* wsa = nullptr) {
-  ss::SoapPtr soap = ss::newContext(limitsFrom(opts));
-  if (url.starts_with("https://")) ss::enableTls(soap.get(), limitsFrom(opts));
+  ss::Limits limits = limitsFrom(opts);
+  if (opts.deadline) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        *opts.deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      return makeError(ErrorCode::kTimeout, std::string(op) + " " + core::redactUrl(url) +
+                                                ": overall deadline passed before the call");
+    }
+    limits.connectTimeout = std::min(limits.connectTimeout, left);
+    limits.ioTimeout = std::min(limits.ioTimeout, left);
+    limits.transferTimeout = std::min(limits.transferTimeout, left);
+  }
+  ss::SoapPtr soap = ss::newContext(limits);
+  if (url.starts_with("https://")) ss::enableTls(soap.get(), limits);
   const bool withCreds = authenticate && !creds.empty();
   auto addToken = [&] {
     soap->header = nullptr;
@@ -130,7 +142,11 @@ Result<ss::SoapPtr> runCall(const Credentials& creds, const CallOptions& opts, b
   bool infoSaved = false;
   if (withCreds) soap_register_plugin(soap.get(), http_da);
   ss::CallGuard guard;
-  ss::armGuard(soap.get(), guard, limitsFrom(opts));
+  auto arm = [&] {
+    ss::armGuard(soap.get(), guard, limits);
+    if (opts.deadline) guard.deadline = std::min(guard.deadline, *opts.deadline);
+  };
+  arm();
   addToken();
   int rc = call(soap.get());
   if (rc == 401 && withCreds && soap->authrealm != nullptr) {
@@ -140,7 +156,7 @@ Result<ss::SoapPtr> runCall(const Credentials& creds, const CallOptions& opts, b
     infoSaved = true;
     httpDigest = true;
     addToken();
-    ss::armGuard(soap.get(), guard, limitsFrom(opts));
+    arm();
     rc = call(soap.get());
   }
   if (infoSaved) http_da_release(soap.get(), &info);

@@ -18,7 +18,8 @@ std::string lower(std::string_view s) {
 
 // The boolean state a property event carries, if any.
 std::optional<bool> stateOf(const Notification& n) {
-  static const char* kNames[] = {"state", "ismotion", "istamper", "value", "alarm", "active"};
+  static const char* kNames[] = {"state",        "ismotion", "istamper", "value",
+                                 "logicalstate", "alarm",    "active"};
   for (const char* name : kNames) {
     for (const auto& [k, v] : n.data) {
       if (lower(k) != name) continue;
@@ -42,12 +43,24 @@ core::EventType eventTypeForTopic(std::string_view topic) {
   return core::EventType::kCameraEvent;
 }
 
-std::optional<core::Event> EventMapper::map(const Notification& n, core::WallTime receivedAt) {
+std::optional<core::Event> EventMapper::map(const Notification& n, core::WallTime receivedAt,
+                                            core::Duration deviceClockOffset) {
   std::string key = n.topic;
   for (const auto& [k, v] : n.source) key += "|" + k + "=" + v;
-  const std::optional<bool> state = stateOf(n);
+  std::optional<bool> state = stateOf(n);
+  // The property is gone (e.g. a rule deleted): whatever it signalled is over.
+  if (n.operation == "Deleted") state = false;
+  // Our clock, so that camera events line up with recordings and our own analytics.
+  constexpr auto kMaxSkew = std::chrono::minutes(5);
   core::WallTime at = receivedAt;
-  if (auto t = core::parseIso8601(n.utcTime); t.ok()) at = *t;
+  bool timeFromDevice = false;
+  if (auto t = core::parseIso8601(n.utcTime); t.ok()) {
+    const core::WallTime local = *t - deviceClockOffset;
+    if (local > receivedAt - kMaxSkew && local < receivedAt + kMaxSkew) {
+      at = local;
+      timeFromDevice = true;
+    }
+  }
 
   auto fill = [&](core::Event& e) {
     e.camera = camera_;
@@ -59,6 +72,7 @@ std::optional<core::Event> EventMapper::map(const Notification& n, core::WallTim
     e.attributes["topic"] = n.topic;
     for (const auto& [k, v] : n.source) e.attributes["source." + k] = v;
     for (const auto& [k, v] : n.data) e.attributes["data." + k] = v;
+    if (!timeFromDevice) e.attributes["time"] = "received";
   };
 
   if (!state) {

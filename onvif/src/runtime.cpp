@@ -7,9 +7,11 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
+#include "sharpeyes/core/util.h"
 #include "sharpeyes/onvif/events.h"
 
 namespace sharpeyes::onvif {
@@ -53,7 +55,54 @@ struct OnvifRuntime::Impl {
   bool stopping = false;
   size_t running = 0;
   std::vector<std::thread> workers;
-  std::atomic<uint64_t> calls{0}, failedCalls{0}, events{0};
+  std::atomic<uint64_t> calls{0}, failedCalls{0}, events{0}, resolvesJoined{0};
+  using ResolveDone = std::function<void(core::Result<ResolvedStreams>)>;
+  // In-flight resolutions by address + credentials; the waiters get the one result.
+  std::map<std::string, std::vector<ResolveDone>> resolving;
+
+  void resolve(std::string address, Credentials credentials, CallOptions options,
+               std::optional<Clock::time_point> deadline, ResolveDone done) {
+    // Kept in memory only, never logged; the password is part of the key so that a request
+    // with other credentials is not answered by a resolution it could not have made.
+    std::string key = address + '\x1f' + credentials.username + '\x1f' + credentials.password;
+    {
+      std::lock_guard lock(mu);
+      if (stopping) return;
+      auto it = resolving.find(key);
+      if (it != resolving.end()) {
+        it->second.push_back(std::move(done));
+        ++resolvesJoined;
+        return;
+      }
+      resolving[key].push_back(std::move(done));
+    }
+    post([this, key = std::move(key), address = std::move(address),
+          credentials = std::move(credentials), options, deadline]() mutable {
+      core::Result<ResolvedStreams> r = core::makeError(core::ErrorCode::kTimeout, "");
+      if (deadline && Clock::now() >= *deadline) {
+        r = core::makeError(
+            core::ErrorCode::kTimeout,
+            "resolve " + core::redactUrl(address) + ": no ONVIF worker free within the timeout");
+      } else {
+        if (deadline) options.deadline = std::min(options.deadline.value_or(*deadline), *deadline);
+        ++calls;
+        r = onvif::resolveStreams(address, credentials, options);
+      }
+      if (!r.ok()) ++failedCalls;
+      std::vector<ResolveDone> waiters;
+      {
+        std::lock_guard lock(mu);
+        auto it = resolving.find(key);
+        if (it != resolving.end()) {
+          waiters = std::move(it->second);
+          resolving.erase(it);
+        }
+      }
+      for (auto& w : waiters) {
+        if (w) w(r);
+      }
+    });
+  }
 
   void post(std::function<void()> task) {
     {
@@ -170,7 +219,7 @@ struct OnvifRuntime::Impl {
     if (!messages.ok()) return fail(w, messages.error());
     const core::WallTime now = core::processClock().now();
     for (const auto& n : *messages) {
-      if (auto e = w->mapper->map(n, now)) emit(*w, *e);
+      if (auto e = w->mapper->map(n, now, w->client->clockOffset())) emit(*w, *e);
     }
     postAfter(opt.pollInterval, [this, w] { step(w); });
   }
@@ -209,14 +258,17 @@ void OnvifRuntime::post(std::function<void()> task) {
 }
 
 void OnvifRuntime::resolveStreams(std::string address, Credentials credentials, CallOptions options,
+                                  core::Duration timeout,
                                   std::function<void(core::Result<ResolvedStreams>)> done) {
-  impl_->post([this, address = std::move(address), credentials = std::move(credentials), options,
-               done = std::move(done)] {
-    ++impl_->calls;
-    auto r = onvif::resolveStreams(address, credentials, options);
-    if (!r.ok()) ++impl_->failedCalls;
-    if (done) done(std::move(r));
-  });
+  impl_->resolve(std::move(address), std::move(credentials), options,
+                 Clock::now() + std::chrono::duration_cast<Clock::duration>(timeout),
+                 std::move(done));
+}
+
+void OnvifRuntime::resolveStreams(std::string address, Credentials credentials, CallOptions options,
+                                  std::function<void(core::Result<ResolvedStreams>)> done) {
+  impl_->resolve(std::move(address), std::move(credentials), options, std::nullopt,
+                 std::move(done));
 }
 
 uint64_t OnvifRuntime::watchEvents(EventSource source, EventCallback onEvent,
@@ -236,7 +288,10 @@ uint64_t OnvifRuntime::watchEvents(EventSource source, EventCallback onEvent,
     impl_->watches.emplace(w->id, w);
   }
   if (!url.ok()) {
-    if (w->onState) w->onState(WatchState::kStopped, url.error().describe());
+    // Reported like every other state: on a worker, never on the caller's thread.
+    impl_->post([w, why = url.error().describe()] {
+      if (w->onState) w->onState(WatchState::kStopped, why);
+    });
     return w->id;
   }
   impl_->post([this, w] { impl_->step(w); });
@@ -262,6 +317,7 @@ RuntimeStats OnvifRuntime::stats() const {
   s.calls = impl_->calls;
   s.failedCalls = impl_->failedCalls;
   s.events = impl_->events;
+  s.resolvesJoined = impl_->resolvesJoined;
   std::lock_guard lock(impl_->mu);
   s.watches = impl_->watches.size();
   s.queued = impl_->queue.size() + impl_->timers.size();

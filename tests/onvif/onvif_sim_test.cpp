@@ -14,6 +14,7 @@
 #include <condition_variable>
 #include <mutex>
 #include <set>
+#include <thread>
 
 #include "process.h"
 #include "sharpeyes/onvif/client.h"
@@ -294,6 +295,9 @@ TEST_F(OnvifSimTest, PullPointEventsFollowTheScene) {
     if (end != nullptr) {
       EXPECT_GE(*end->end, start->start);
     }
+    // The device clock runs 17 minutes ahead: event times must be on our clock nonetheless.
+    const auto skew = start->start - core::processClock().now();
+    EXPECT_LT(std::chrono::abs(skew), 2min) << "event time not moved to our clock";
     EXPECT_EQ(states.front(), onvif::WatchState::kConnecting);
     EXPECT_NE(std::find(states.begin(), states.end(), onvif::WatchState::kSubscribed),
               states.end());
@@ -301,6 +305,59 @@ TEST_F(OnvifSimTest, PullPointEventsFollowTheScene) {
   EXPECT_EQ(device_->stats().subscriptions, 1u);
   runtime.unwatch(id);
   EXPECT_TRUE(waitFor([&] { return device_->stats().subscriptions == 0; }, 10s));
+}
+
+TEST(OnvifSimTamper, CoveredLensArrivesAsTamperEvents) {
+  // Its own simulator: one camera whose lens is covered for the second half of each 4 s loop.
+  auto opts = testing::smallSimOptions(1, {});
+  sim::SceneSpec scene = testing::blinkingScene(11);
+  scene.effects.coveredAt = 2.0;
+  opts.scenes = {scene};
+  auto simServer = sim::SimServer::start(opts);
+  ASSERT_TRUE(simServer.ok()) << simServer.error().describe();
+  sim::OnvifDeviceOptions o;
+  o.password = "tamper-pw";
+  o.discovery = false;
+  auto device = sim::OnvifDevice::start(**simServer, o);
+  ASSERT_TRUE(device.ok()) << device.error().describe();
+
+  onvif::OnvifRuntime runtime(1);
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<core::Event> tamper;
+  onvif::EventSource src;
+  src.camera = *core::CameraId::parse("cam01");
+  src.division = *core::DivisionCode::parse("510603101201");
+  src.address = (*device)->deviceUrl(0);
+  src.credentials = {"admin", "tamper-pw"};
+  src.watch.pollInterval = 150ms;
+  const auto id = runtime.watchEvents(src, [&](const core::Event& e) {
+    if (e.type != core::EventType::kTamper) return;
+    std::lock_guard lock(mu);
+    tamper.push_back(e);
+    cv.notify_all();
+  });
+  std::unique_lock lock(mu);
+  ASSERT_TRUE(cv.wait_for(lock, 30s,
+                          [&] {
+                            return std::any_of(tamper.begin(), tamper.end(),
+                                               [](const core::Event& e) {
+                                                 return e.phase == core::EventPhase::kEnd;
+                                               });
+                          }))
+      << "tamper events: " << tamper.size();
+  const auto end = std::find_if(tamper.begin(), tamper.end(), [](const core::Event& e) {
+    return e.phase == core::EventPhase::kEnd;
+  });
+  const auto start = std::find_if(tamper.begin(), tamper.end(), [&](const core::Event& e) {
+    return e.phase == core::EventPhase::kStart && e.id == end->id;
+  });
+  ASSERT_NE(start, tamper.end()) << "an end without its start";
+  EXPECT_EQ(start->attributes.at("topic"), "tns1:VideoSource/GlobalSceneChange/ImagingService");
+  EXPECT_EQ(start->attributes.at("origin"), "camera");
+  EXPECT_EQ(start->camera.str(), "cam01");
+  lock.unlock();
+  runtime.unwatch(id);
 }
 
 TEST_F(OnvifSimTest, EventWatchReportsAuthFailureAndRetries) {
@@ -322,6 +379,152 @@ TEST_F(OnvifSimTest, EventWatchReportsAuthFailureAndRetries) {
   std::unique_lock lock(mu);
   ASSERT_TRUE(cv.wait_for(lock, 20s, [&] { return !detail.empty(); }));
   EXPECT_NE(detail.find("permission_denied"), std::string::npos) << detail;
+}
+
+// --- OnvifRuntime as the gateway uses it ----------------------------------------------------
+
+// Blocks the runtime's only worker until released, to make requests queue behind it.
+class WorkerBlocker {
+ public:
+  explicit WorkerBlocker(onvif::OnvifRuntime& runtime) {
+    runtime.post([this] {
+      std::unique_lock lock(mu_);
+      started_ = true;
+      cv_.notify_all();
+      cv_.wait(lock, [&] { return released_; });
+    });
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return started_; });
+  }
+  void release() {
+    std::lock_guard lock(mu_);
+    released_ = true;
+    cv_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool started_ = false;
+  bool released_ = false;
+};
+
+struct ResolveResults {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<core::Result<onvif::ResolvedStreams>> results;
+  std::vector<std::thread::id> threads;
+  auto callback() {
+    return [this](core::Result<onvif::ResolvedStreams> r) {
+      std::lock_guard lock(mu);
+      results.push_back(std::move(r));
+      threads.push_back(std::this_thread::get_id());
+      cv.notify_all();
+    };
+  }
+  bool waitCount(size_t n, std::chrono::seconds timeout) {
+    std::unique_lock lock(mu);
+    return cv.wait_for(lock, timeout, [&] { return results.size() >= n; });
+  }
+};
+
+TEST_F(OnvifSimTest, RuntimeJoinsConcurrentResolvesOfOneCameraOnAWorker) {
+  onvif::OnvifRuntime runtime(1);
+  ResolveResults got;
+  WorkerBlocker blocker(runtime);
+  // A flapping stream asks four times while the first resolution has not even started.
+  for (int i = 0; i < 4; ++i) {
+    runtime.resolveStreams(device_->deviceUrl(0), creds(), fast(), 30s, got.callback());
+  }
+  blocker.release();
+  ASSERT_TRUE(got.waitCount(4, 60s));
+  for (size_t i = 0; i < got.results.size(); ++i) {
+    ASSERT_TRUE(got.results[i].ok()) << got.results[i].error().describe();
+    EXPECT_EQ(got.results[i]->mainUri, sim_->mainUrl(0));
+    EXPECT_EQ(got.results[i]->subUri, sim_->subUrl(0));
+    EXPECT_NE(got.threads[i], std::this_thread::get_id());
+  }
+  EXPECT_EQ(runtime.stats().calls, 1u);
+  EXPECT_EQ(runtime.stats().resolvesJoined, 3u);
+  // Once finished, the next failure of the stream re-resolves for real.
+  runtime.resolveStreams(device_->deviceUrl(0), creds(), fast(), 30s, got.callback());
+  ASSERT_TRUE(got.waitCount(5, 60s));
+  EXPECT_TRUE(got.results[4].ok());
+  EXPECT_EQ(runtime.stats().calls, 2u);
+  // Other credentials do not join: a wrong password gets its own (failed) answer.
+  ResolveResults wrong;
+  runtime.resolveStreams(device_->deviceUrl(0), {"admin", "wrong"}, fast(), 30s, wrong.callback());
+  ASSERT_TRUE(wrong.waitCount(1, 60s));
+  ASSERT_FALSE(wrong.results[0].ok());
+  EXPECT_EQ(wrong.results[0].error().code, core::ErrorCode::kPermissionDenied);
+}
+
+TEST_F(OnvifSimTest, RuntimeResolveTimeoutBoundsTheWholeResolution) {
+  // A device that accepts the connection and never answers: per call the client would wait
+  // ioTimeout (5 s here); the overall timeout of 1 s must end it much sooner.
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(::listen(fd, 16), 0);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  const std::string silent = "127.0.0.1:" + std::to_string(ntohs(a.sin_port));
+
+  onvif::OnvifRuntime runtime(1);
+  ResolveResults got;
+  const auto t0 = std::chrono::steady_clock::now();
+  runtime.resolveStreams(silent, creds(), fast(), 1s, got.callback());
+  ASSERT_TRUE(got.waitCount(1, 30s));
+  const auto took = std::chrono::steady_clock::now() - t0;
+  ASSERT_FALSE(got.results[0].ok());
+  EXPECT_EQ(got.results[0].error().code, core::ErrorCode::kTimeout)
+      << got.results[0].error().describe();
+  EXPECT_LT(took, 4500ms) << "the overall timeout did not cut the silent call short";
+  ::close(fd);
+}
+
+TEST_F(OnvifSimTest, RuntimeResolveTimeoutCountsTheWaitForAWorker) {
+  onvif::OnvifRuntime runtime(1);
+  ResolveResults got;
+  const auto deadline = std::chrono::steady_clock::now() + 300ms;
+  // The only worker is busy (another camera's slow call) until after the request's deadline.
+  runtime.post([deadline] { std::this_thread::sleep_until(deadline + 200ms); });
+  runtime.resolveStreams(device_->deviceUrl(0), creds(), fast(), 300ms, got.callback());
+  ASSERT_TRUE(got.waitCount(1, 30s));
+  ASSERT_FALSE(got.results[0].ok());
+  EXPECT_EQ(got.results[0].error().code, core::ErrorCode::kTimeout);
+  EXPECT_NE(got.results[0].error().message.find("no ONVIF worker free"), std::string::npos)
+      << got.results[0].error().describe();
+}
+
+TEST_F(OnvifSimTest, RuntimeReportsABadAddressOnAWorker) {
+  onvif::OnvifRuntime runtime(1);
+  std::mutex mu;
+  std::condition_variable cv;
+  std::optional<std::pair<onvif::WatchState, std::thread::id>> state;
+  std::string why;
+  onvif::EventSource src;
+  src.camera = *core::CameraId::parse("cam09");
+  src.address = "not a host!";
+  runtime.watchEvents(src, {}, [&](onvif::WatchState s, const std::string& detail) {
+    std::lock_guard lock(mu);
+    state.emplace(s, std::this_thread::get_id());
+    why = detail;
+    cv.notify_all();
+  });
+  std::unique_lock lock(mu);
+  ASSERT_TRUE(cv.wait_for(lock, 10s, [&] { return state.has_value(); }));
+  EXPECT_EQ(state->first, onvif::WatchState::kStopped);
+  EXPECT_NE(state->second, std::this_thread::get_id());
+  EXPECT_NE(why.find("ONVIF address must be"), std::string::npos) << why;
+  lock.unlock();
+  ResolveResults got;
+  runtime.resolveStreams("not a host!", creds(), fast(), 5s, got.callback());
+  ASSERT_TRUE(got.waitCount(1, 10s));
+  ASSERT_FALSE(got.results[0].ok());
+  EXPECT_EQ(got.results[0].error().code, core::ErrorCode::kInvalidArgument);
 }
 
 // --- WS-Security on the wire: hand-built requests, independent of our client -----------------

@@ -37,6 +37,10 @@ struct CallOptions {
   size_t maxElementsPerArray = 4096;
   bool verifyTls = false;        // verify https certificates against the system CA store
   bool usePasswordText = false;  // PasswordText instead of PasswordDigest (only for old devices)
+  // Absolute limit across calls (unset: none): a call that would start after it fails with
+  // kTimeout at once, a call under way is cut off at it. Bounds multi-call operations such as
+  // resolveStreams() as a whole (OnvifRuntime sets it from its `timeout`).
+  std::optional<std::chrono::steady_clock::time_point> deadline;
 };
 
 struct DeviceInfo {

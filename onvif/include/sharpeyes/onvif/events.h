@@ -1,7 +1,23 @@
 #pragma once
-// Camera events (ONVIF pull point) as core::Event: motion and tamper topics map to kMotion and
-// kTamper, everything else to kCameraEvent. Property events (State/IsMotion/IsTamper = true/false)
-// become a start and an end sharing one id; other notifications become a start with end = start.
+// Camera events (ONVIF pull point) as core::Event, beside our own analytics.
+//
+// Type mapping (eventTypeForTopic, case-insensitive on the topic path):
+//   topic contains "Motion"                        -> kMotion   e.g. tns1:VideoSource/MotionAlarm
+//                                                     (State), tns1:RuleEngine/CellMotionDetector/
+//                                                     Motion (IsMotion; Hikvision, Dahua)
+//   "Tamper", "GlobalSceneChange" or "ImageToo"    -> kTamper   e.g.
+//   tns1:RuleEngine/TamperDetector/
+//                                                     Tamper (IsTamper), tns1:VideoSource/
+//                                                     GlobalSceneChange/ImagingService (State),
+//                                                     tns1:VideoSource/ImageTooDark/...
+//   anything else                                  -> kCameraEvent (digital inputs, ...)
+// Property events (a data item State/IsMotion/IsTamper/LogicalState/Value/Alarm/Active that is
+// true/false, 1/0) become a start and an end sharing one id; "Deleted" ends the event too. Other
+// notifications become an instant event (start with end = start). Every event carries
+// attributes origin=camera, topic, source.<item>, data.<item>; rule = "onvif:<topic>".
+// Times are on our clock: the device's UtcTime minus its clock offset (DeviceClient::syncClock);
+// a time still more than 5 minutes from receipt (a device clock that is plainly wrong) is
+// replaced by the receipt time, with attribute time=received.
 
 #include <map>
 #include <optional>
@@ -22,7 +38,9 @@ class EventMapper {
 
   // nullopt when the notification changes nothing (a repeated "true", a "false" for an event
   // that never started).
-  std::optional<core::Event> map(const Notification& n, core::WallTime receivedAt);
+  // `deviceClockOffset`: device clock - our clock (DeviceClient::clockOffset()).
+  std::optional<core::Event> map(const Notification& n, core::WallTime receivedAt,
+                                 core::Duration deviceClockOffset = {});
   // Ends every open event (subscription lost): the gateway must not keep a motion open forever.
   std::vector<core::Event> closeAll(core::WallTime at);
 

@@ -89,7 +89,7 @@ class OnvifRuntime {
   void post(std::function<void()> task);
 
   // Resolves main/sub RTSP URIs of a camera given by ONVIF address; `done` runs on a worker,
-  // exactly once. Use it at start and again whenever the camera's stream fails (URIs can change
+  // exactly once (never, if the request arrives while the runtime is being destroyed). Use it at start and again whenever the camera's stream fails (URIs can change
   // on reboot). `timeout` bounds the whole resolution from this call on: waiting for a free
   // worker and every device call (clock, information, profiles, stream URIs); past it `done`
   // gets kTimeout. While a resolution of the same address and credentials is in flight, another

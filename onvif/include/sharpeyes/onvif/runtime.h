@@ -89,13 +89,13 @@ class OnvifRuntime {
   void post(std::function<void()> task);
 
   // Resolves main/sub RTSP URIs of a camera given by ONVIF address; `done` runs on a worker,
-  // exactly once (never, if the request arrives while the runtime is being destroyed). Use it at start and again whenever the camera's stream fails (URIs can change
-  // on reboot). `timeout` bounds the whole resolution from this call on: waiting for a free
-  // worker and every device call (clock, information, profiles, stream URIs); past it `done`
-  // gets kTimeout. While a resolution of the same address and credentials is in flight, another
-  // request joins it (one set of device calls, under the first request's timeout; every `done`
-  // gets the result): a flapping stream cannot pile up work. A request whose address is not one
-  // fails with kInvalidArgument.
+  // exactly once (never, if the request arrives while the runtime is being destroyed). Use it at
+  // start and again whenever the camera's stream fails (URIs can change on reboot). `timeout`
+  // bounds the whole resolution from this call on: waiting for a free worker and every device call
+  // (clock, information, profiles, stream URIs); past it `done` gets kTimeout. While a resolution
+  // of the same address and credentials is in flight, another request joins it (one set of device
+  // calls, under the first request's timeout; every `done` gets the result): a flapping stream
+  // cannot pile up work. A request whose address is not one fails with kInvalidArgument.
   void resolveStreams(std::string address, Credentials credentials, CallOptions options,
                       core::Duration timeout,
                       std::function<void(core::Result<ResolvedStreams>)> done);

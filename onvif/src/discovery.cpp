@@ -142,6 +142,9 @@ Result<std::vector<DiscoveredDevice>> runProbe(const std::string& endpoint, bool
     // Returns after `left` without a datagram; malformed datagrams are skipped.
     soap_wsdd_listen(soap.get(), -static_cast<int>(std::min<int64_t>(left.count(), 200000)));
   }
+  // Answers that arrived within the window but were not read yet (this thread was not scheduled
+  // on a loaded machine) still count: drain what is queued, waiting at most 1 ms for more.
+  soap_wsdd_listen(soap.get(), -1000);
   soap->user = nullptr;
   return collector.take();
 }

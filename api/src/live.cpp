@@ -234,7 +234,8 @@ void LiveVideoHub::sendStartLocked(Stream& s, Viewer& v) {
 void LiveVideoHub::pushInit(const core::CameraId& cam, StreamKind kind, std::string init) {
   std::lock_guard lock(mu_);
   Stream& s = streamLocked(cam, kind);
-  if (s.init == init) return;  // a muxer restart with the same parameters
+  // Every init starts a new run of media time at 0 (ingest restarts its muxer on reconnect), so
+  // viewers restart their player even when the bytes equal the previous init's.
   s.init = std::move(init);
   s.codec = Fmp4Splitter::codecString(s.init);
   s.gop.clear();

@@ -319,14 +319,7 @@ core::Result<void> Gateway::startApi() {
 
   live_ = std::make_unique<api::LiveVideoHub>(
       [this](const core::CameraId& cam, api::StreamKind kind, bool wanted) {
-        if (!ingest_) return;
-        const auto s =
-            kind == api::StreamKind::kMain ? ingest::LiveStream::kMain : ingest::LiveStream::kSub;
-        if (auto r = ingest_->setLive(cam, s, wanted); !r) {
-          spdlog::warn("camera {}: live {} not {}: {}", cam.str(), ingest::toString(s),
-                       wanted ? "started" : "stopped", r.error().describe());
-          if (wanted) live_->endStream(cam, kind);
-        }
+        onLiveDemand(cam, kind == api::StreamKind::kSub, wanted);
       });
 
   BackendStores stores{events_.get(), alerts_.get(), index_.get(), cases_.get(), clips_.get()};
@@ -507,6 +500,47 @@ void Gateway::resolveOnvif(const std::string& id, bool restart) {
       });
 }
 
+// On an HTTP I/O thread (the hub's demand callback); setLive returns at once.
+void Gateway::onLiveDemand(const core::CameraId& cam, bool sub, bool wanted) {
+  if (!ingest_ || stopped_) return;
+  const auto* entry = findCamera(cam);
+  bool hasSub = entry && entry->ingest.sub.has_value();
+  if (entry && entry->onvif) {
+    std::lock_guard lock(mu_);
+    auto it = onvifCameras_.find(cam.str());
+    hasSub = it != onvifCameras_.end() && it->second->streams &&
+             !it->second->streams->subUri.empty() &&
+             it->second->streams->subUri != it->second->streams->mainUri;
+  }
+  const auto kind = sub ? api::StreamKind::kSub : api::StreamKind::kMain;
+  if (sub && hasSub) {
+    if (auto r = ingest_->setLive(cam, ingest::LiveStream::kSub, wanted); !r && wanted) {
+      spdlog::warn("camera {}: live sub not started: {}", cam.str(), r.error().describe());
+      live_->endStream(cam, kind);
+    }
+    return;
+  }
+  bool mainWanted = false;
+  std::string init;
+  {
+    std::lock_guard lock(mu_);
+    auto& d = liveDemand_[cam.str()];
+    const bool wasMuxing = d.main || d.subFromMain;
+    (sub ? d.subFromMain : d.main) = wanted;
+    mainWanted = d.main || d.subFromMain;
+    // Sub viewers joining a main stream already being muxed need its init segment; the hub
+    // starts them at the next keyframe.
+    if (sub && wanted && wasMuxing) {
+      if (auto it = lastMainInit_.find(cam.str()); it != lastMainInit_.end()) init = it->second;
+    }
+  }
+  if (!init.empty()) live_->pushBytes(cam, api::StreamKind::kSub, init);
+  if (auto r = ingest_->setLive(cam, ingest::LiveStream::kMain, mainWanted); !r && wanted) {
+    spdlog::warn("camera {}: live main not started: {}", cam.str(), r.error().describe());
+    live_->endStream(cam, kind);
+  }
+}
+
 core::Result<void> Gateway::ptz(const core::CameraId& id, const api::PtzCommand& cmd) {
   OnvifCamera* oc = nullptr;
   std::optional<onvif::ResolvedStreams> streams;
@@ -644,13 +678,29 @@ void Gateway::onFrame(const core::Frame& frame) {
   analytics_->submit(frame);
 }
 
+bool Gateway::subServedFromMain(const core::CameraId& camera, ingest::LiveStream stream) const {
+  if (stream != ingest::LiveStream::kMain) return false;
+  std::lock_guard lock(mu_);
+  auto it = liveDemand_.find(camera.str());
+  return it != liveDemand_.end() && it->second.subFromMain;
+}
+
 void Gateway::onLiveBytes(const core::CameraId& camera, ingest::LiveStream stream,
                           std::string_view bytes) {
-  if (live_) live_->pushBytes(camera, toApi(stream), bytes);
+  if (!live_) return;
+  // Each call carries whole boxes; an init segment starts with ftyp.
+  if (stream == ingest::LiveStream::kMain && bytes.size() >= 8 && bytes.substr(4, 4) == "ftyp") {
+    std::lock_guard lock(mu_);
+    lastMainInit_[camera.str()] = std::string(bytes);
+  }
+  live_->pushBytes(camera, toApi(stream), bytes);
+  if (subServedFromMain(camera, stream)) live_->pushBytes(camera, api::StreamKind::kSub, bytes);
 }
 
 void Gateway::onLiveEnded(const core::CameraId& camera, ingest::LiveStream stream) {
-  if (live_) live_->endStream(camera, toApi(stream));
+  if (!live_) return;
+  live_->endStream(camera, toApi(stream));
+  if (subServedFromMain(camera, stream)) live_->endStream(camera, api::StreamKind::kSub);
 }
 
 // ---- events -----------------------------------------------------------------------------------

@@ -126,6 +126,8 @@ class Gateway : private ingest::Listener {
   void startCameras();
   void resolveOnvif(const std::string& cameraId, bool restart);
   core::Result<void> ptz(const core::CameraId& id, const api::PtzCommand& cmd);
+  void onLiveDemand(const core::CameraId& cam, bool sub, bool wanted);
+  bool subServedFromMain(const core::CameraId& camera, ingest::LiveStream stream) const;
 
   // Every event, whatever its source (analytics, camera, gateway), goes through here: stored,
   // raised as an alert, shown on the page, sent up the bus, and clipped when it ends.
@@ -166,6 +168,14 @@ class Gateway : private ingest::Listener {
   std::map<std::string, core::WallTime> tampered_;  // camera -> since (open tamper event)
   std::map<std::string, std::unique_ptr<OnvifCamera>> onvifCameras_;
   std::map<std::string, std::string> openGatewayEvents_;  // rule -> event id (storage_full)
+  // Live demand per camera. A camera without a sub stream serves its main stream to sub viewers
+  // (the wall asks for sub), so main is muxed while either kind is watched.
+  struct LiveDemand {
+    bool main = false;
+    bool subFromMain = false;
+  };
+  std::map<std::string, LiveDemand> liveDemand_;
+  std::map<std::string, std::string> lastMainInit_;  // camera -> main stream's init segment
 
   std::atomic<bool> stopped_{false};
   std::atomic<uint64_t> eventsStored_{0};

@@ -44,9 +44,10 @@ struct PublisherStats {
   uint64_t published = 0;  // appended to the outbox
   uint64_t sent = 0;       // transmissions, first and repeated
   uint64_t retransmitted = 0;
-  uint64_t acked = 0;     // highest acknowledged sequence number
-  uint64_t rejected = 0;  // events the receiver refused (outside its division)
-  uint64_t outboxBytes = 0;
+  uint64_t acked = 0;        // highest acknowledged sequence number
+  uint64_t rejected = 0;     // events the receiver refused (outside its division)
+  uint64_t outboxBytes = 0;  // payload bytes of unacknowledged events (acked rows are deleted
+                             // in batches; they no longer count)
   uint64_t outboxQuotaBytes = 0;
   uint64_t outboxFull = 0;  // publish() calls refused by the quota
   uint64_t clipsSent = 0;

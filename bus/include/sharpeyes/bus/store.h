@@ -39,7 +39,9 @@ class Outbox {
   // This outbox's identity: a random id fixed when the outbox was created, so that a receiver
   // never mistakes a recreated outbox's sequence numbers for duplicates.
   virtual std::string epoch() const = 0;
-  // Appends in its own transaction. kResourceExhausted when the quota would be exceeded.
+  // Appends durably (committed when this returns). Concurrent calls may share one transaction
+  // (group commit); each gets its own seq, in call order per thread. kResourceExhausted when the
+  // quota would be exceeded.
   virtual core::Result<uint64_t> append(std::string_view payload) = 0;
   virtual core::Result<std::vector<OutboxEntry>> after(uint64_t seq, size_t limit) = 0;
   // Removes every entry with seq <= `seq` (acknowledged by the receiver).

@@ -230,13 +230,21 @@ function toggleEnlarge(tile) {
     const side = Math.sqrt(state.layout);
     wall.style.gridTemplateColumns = `repeat(${side}, 1fr)`;
     wall.style.gridTemplateRows = `repeat(${side}, 1fr)`;
-    state.tiles.forEach((x) => { x.node.style.display = ''; });
+    state.tiles.forEach((x) => {
+      x.node.style.display = '';
+      if (x !== tile && x.camera) renderTile(x, x.camera, 'sub');
+    });
     renderTile(tile, tile.camera, 'sub');
   } else {
     state.enlarged = tile;
     wall.style.gridTemplateColumns = '1fr';
     wall.style.gridTemplateRows = '1fr';
-    state.tiles.forEach((x) => { x.node.style.display = x === tile ? '' : 'none'; });
+    // The hidden tiles stop streaming: 15 sub streams decoded behind one 1080p view would cost
+    // the operator's PC (and the gateway's uplink) for nothing. They reopen when it shrinks.
+    state.tiles.forEach((x) => {
+      x.node.style.display = x === tile ? '' : 'none';
+      if (x !== tile && x.player) { x.player.close(); x.player = null; x.node.querySelector('video')?.remove(); }
+    });
     renderTile(tile, tile.camera, 'main'); // one enlarged view: the main stream
   }
 }
@@ -434,7 +442,10 @@ function buildInvestigate() {
   const camSel = el('select', { id: 'inv-camera' }, el('option', { value: '' }, t('selectCamera')),
     state.cameras.map((c) => el('option', { value: c.id }, `${c.name || c.id} (${c.division})`)));
   const from = el('input', { type: 'datetime-local', id: 'inv-from', value: toLocalInput(new Date(now - 3600e3)) });
-  const to = el('input', { type: 'datetime-local', id: 'inv-to', value: toLocalInput(now) });
+  // Left untouched, "to" means the moment of the search (see search()): the field shows minutes
+  // only and the page stays open for a whole shift.
+  const to = el('input', { type: 'datetime-local', id: 'inv-to', value: toLocalInput(new Date(now.getTime() + 60e3)),
+    dataset: { auto: '1' }, onchange: (e) => { delete e.target.dataset.auto; } });
   const type = el('select', { id: 'inv-type' }, el('option', { value: '' }, t('anyType')),
     ['intrusion', 'tripwire', 'loitering', 'crowd', 'tamper', 'motion', 'signal_loss', 'camera_event'].map((x) => el('option', { value: x }, t(x))));
   const cls = el('select', { id: 'inv-class' }, el('option', { value: '' }, t('anyClass')), ['person', 'vehicle'].map((x) => el('option', { value: x }, t(x))));
@@ -466,7 +477,13 @@ async function search() {
   const g = (id) => document.getElementById(id).value;
   inv.camera = g('inv-camera');
   inv.from = new Date(g('inv-from'));
-  inv.to = new Date(g('inv-to'));
+  const toInput = document.getElementById('inv-to');
+  if (toInput.dataset.auto) {
+    inv.to = new Date();
+    toInput.value = toLocalInput(new Date(inv.to.getTime() + 60e3));
+  } else {
+    inv.to = new Date(g('inv-to'));
+  }
   const q = new URLSearchParams({ from: inv.from.toISOString(), to: inv.to.toISOString(), limit: 200 });
   if (inv.camera) q.set('camera', inv.camera);
   if (g('inv-type')) q.set('type', g('inv-type'));
@@ -554,7 +571,9 @@ async function jumpToClip(e) {
   document.getElementById('inv-camera').value = e.camera;
   const from = new Date(new Date(e.clip_start || e.start).getTime() - 10 * 60e3);
   document.getElementById('inv-from').value = toLocalInput(from);
-  document.getElementById('inv-to').value = toLocalInput(new Date(from.getTime() + 30 * 60e3));
+  const toInput = document.getElementById('inv-to');
+  toInput.value = toLocalInput(new Date(from.getTime() + 30 * 60e3));
+  delete toInput.dataset.auto;
   await search();
   await playEvent(e);
 }

@@ -6,6 +6,7 @@
 
 #import "stlvector.h"
 #import "wsdd10.h"  // WS-Discovery 2005/04 (what ONVIF uses) + WS-Addressing 2004/08
+#import "dom.h"     // xsd__anyType (DOM): WS-Addressing reference parameters, namespaces kept
 #import "wsse.h"    // WS-Security UsernameToken (build-time copy without SAML, see CMakeLists.txt)
 
 //gsoap tt schema namespace: http://www.onvif.org/ver10/schema
@@ -40,7 +41,13 @@ typedef std::string xsd__anyURI;
 typedef std::string xsd__dateTime_;  // kept as text: devices format it in many ways
 typedef std::string xsd__duration;   // "PT5S"
 
-class wsa5__EndpointReferenceType { public: xsd__anyURI Address 1; };
+// Reference parameters (e.g. Axis's SubscriptionId) must be echoed as SOAP headers on every
+// operation addressed to the endpoint; DOM keeps their namespaces for that.
+class wsa5__ReferenceParametersType { public: std::vector<xsd__anyType> __any; };
+class wsa5__EndpointReferenceType { public:
+  xsd__anyURI Address 1;
+  wsa5__ReferenceParametersType* ReferenceParameters 0;
+};
 
 // WS-Addressing 2005/08 message headers. ONVIF event operations on a subscription (PullMessages,
 // Renew, Unsubscribe) are addressed by wsa5:To = the subscription reference address, with
@@ -55,6 +62,7 @@ mutable struct SOAP_ENV__Header {
   _wsa5__RelatesTo wsa5__RelatesTo 0;
   mustUnderstand _wsa5__To wsa5__To 0;
   mustUnderstand _wsa5__Action wsa5__Action 0;
+  std::vector<xsd__anyType> __any;  // echoed reference parameters (and other unknown headers)
 };
 
 // ---------------------------------------------------------------------------------------------

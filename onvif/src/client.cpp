@@ -100,13 +100,48 @@ namespace {
 struct Addressing {
   const std::string& to;
   const char* action;
+  const std::vector<ReferenceParameter>* referenceParameters = nullptr;
 };
+
+constexpr const char* kWsa5 = "http://www.w3.org/2005/08/addressing";
 
 void addAddressing(struct soap* soap, const Addressing& wsa) {
   if (soap->header == nullptr) soap_header(soap);
   soap->header->wsa5__To = soap_strdup(soap, wsa.to.c_str());
   soap->header->wsa5__Action = soap_strdup(soap, wsa.action);
   soap->header->wsa5__MessageID = soap_strdup(soap, soap_wsa_rand_uuid(soap));
+  soap->header->__any.clear();
+  if (wsa.referenceParameters == nullptr) return;
+  // WS-Addressing 2005/08 §3.3: each reference parameter becomes a header block of its own,
+  // marked wsa:IsReferenceParameter="true".
+  for (const ReferenceParameter& p : *wsa.referenceParameters) {
+    soap_dom_element* e = soap_elt_new(soap, p.ns.empty() ? nullptr : p.ns.c_str(), p.name.c_str());
+    soap_elt_text(e, p.value.c_str());
+    soap_att_text(soap_att(e, kWsa5, "IsReferenceParameter"), "true");
+    soap->header->__any.push_back(*e);
+  }
+}
+
+// Simple (text) reference parameters of a subscription reference; bounded, so a hostile device
+// cannot make every later call carry megabytes.
+std::vector<ReferenceParameter> referenceParametersOf(const wsa5__ReferenceParametersType* params) {
+  std::vector<ReferenceParameter> out;
+  if (params == nullptr) return out;
+  constexpr size_t kMaxParameters = 8;
+  constexpr size_t kMaxValue = 1024;
+  for (const soap_dom_element& e : params->__any) {
+    if (out.size() >= kMaxParameters) break;
+    const char* tag = soap_elt_get_tag(&e);
+    if (tag == nullptr || e.elts != nullptr) continue;  // nameless or complex: not echoable
+    std::string name = tag;
+    if (auto colon = name.rfind(':'); colon != std::string::npos) name = name.substr(colon + 1);
+    const char* ns = soap_elt_get_ns(&e);
+    const char* text = soap_elt_get_text(&e);
+    std::string value = text != nullptr ? text : "";
+    if (name.empty() || value.size() > kMaxValue) continue;
+    out.push_back({ns != nullptr ? ns : "", std::move(name), std::move(value)});
+  }
+  return out;
 }
 
 // Runs one SOAP call with authentication and limits. `call` fills the caller's response object;
@@ -182,9 +217,10 @@ Result<ss::SoapPtr> runCall(const Credentials& creds, const CallOptions& opts, b
   runCall(impl_->credentials, impl_->options, impl_->needsHttpDigest, clockOffset_, auth, op, url, \
           [&](struct soap* soap) { return (expr); })
 // The same with WS-Addressing To = url and the given Action (event subscription operations).
-#define SE_CALL_WSA(op, url, action, expr)                                                       \
+#define SE_CALL_WSA(op, url, action, expr) SE_CALL_WSA_REF(op, url, action, nullptr, expr)
+#define SE_CALL_WSA_REF(op, url, action, refs, expr)                                             \
   [&] {                                                                                          \
-    const Addressing wsa{url, action};                                                           \
+    const Addressing wsa{url, action, refs};                                                     \
     return runCall(                                                                              \
         impl_->credentials, impl_->options, impl_->needsHttpDigest, clockOffset_, true, op, url, \
         [&](struct soap* soap) { return (expr); }, &wsa);                                        \
@@ -608,7 +644,8 @@ Result<PullPoint> DeviceClient::createPullPoint(core::Duration initialTerminatio
     return makeError(ErrorCode::kCorrupt, "CreatePullPointSubscription: no address");
   }
   return PullPoint{resp.SubscriptionReference.Address,
-                   deviceTimeToLocal(resp.wsnt__TerminationTime, clockOffset_)};
+                   deviceTimeToLocal(resp.wsnt__TerminationTime, clockOffset_),
+                   referenceParametersOf(resp.SubscriptionReference.ReferenceParameters)};
 }
 
 Result<std::vector<Notification>> DeviceClient::pullMessages(const PullPoint& pullPoint,
@@ -618,8 +655,9 @@ Result<std::vector<Notification>> DeviceClient::pullMessages(const PullPoint& pu
   req.MessageLimit = std::max(1, limit);
   _tev__PullMessagesResponse resp;
   const std::string& url = pullPoint.address;
-  auto soap = SE_CALL_WSA("PullMessages", url, kActionPullMessages,
-                          soap_call___tev__PullMessages(soap, url.c_str(), nullptr, &req, resp));
+  auto soap =
+      SE_CALL_WSA_REF("PullMessages", url, kActionPullMessages, &pullPoint.referenceParameters,
+                      soap_call___tev__PullMessages(soap, url.c_str(), nullptr, &req, resp));
   if (!soap.ok()) return soap.error();
   std::vector<Notification> out;
   for (const wsnt__NotificationMessageHolderType* m : resp.wsnt__NotificationMessage) {
@@ -657,18 +695,20 @@ Result<PullPoint> DeviceClient::renew(const PullPoint& pullPoint, core::Duration
   req.TerminationTime = xsdDuration(termination);
   _wsnt__RenewResponse resp;
   const std::string& url = pullPoint.address;
-  auto soap = SE_CALL_WSA("Renew", url, kActionRenew,
-                          soap_call___tev__Renew(soap, url.c_str(), nullptr, &req, resp));
+  auto soap = SE_CALL_WSA_REF("Renew", url, kActionRenew, &pullPoint.referenceParameters,
+                              soap_call___tev__Renew(soap, url.c_str(), nullptr, &req, resp));
   if (!soap.ok()) return soap.error();
-  return PullPoint{url, deviceTimeToLocal(resp.TerminationTime, clockOffset_)};
+  return PullPoint{url, deviceTimeToLocal(resp.TerminationTime, clockOffset_),
+                   pullPoint.referenceParameters};
 }
 
 Result<void> DeviceClient::unsubscribe(const PullPoint& pullPoint) {
   _wsnt__Unsubscribe req;
   _wsnt__UnsubscribeResponse resp;
   const std::string& url = pullPoint.address;
-  auto soap = SE_CALL_WSA("Unsubscribe", url, kActionUnsubscribe,
-                          soap_call___tev__Unsubscribe(soap, url.c_str(), nullptr, &req, resp));
+  auto soap =
+      SE_CALL_WSA_REF("Unsubscribe", url, kActionUnsubscribe, &pullPoint.referenceParameters,
+                      soap_call___tev__Unsubscribe(soap, url.c_str(), nullptr, &req, resp));
   if (!soap.ok()) return soap.error();
   return core::okResult();
 }

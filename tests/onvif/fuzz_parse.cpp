@@ -37,6 +37,9 @@ int parseResponse(const uint8_t* data, size_t size) {
       input, [](struct soap* s, auto& r) { return soap_recv___trt__GetStreamUri(s, r); });
   ok += tryOne<_tptz__GetNodesResponse>(
       input, [](struct soap* s, auto& r) { return soap_recv___tptz__GetNodes(s, r); });
+  ok += tryOne<_tev__CreatePullPointSubscriptionResponse>(input, [](struct soap* s, auto& r) {
+    return soap_recv___tev__CreatePullPointSubscription(s, r);
+  });
   ok += tryOne<_tev__PullMessagesResponse>(
       input, [](struct soap* s, auto& r) { return soap_recv___tev__PullMessages(s, r); });
   return ok;

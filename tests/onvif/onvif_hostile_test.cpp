@@ -77,6 +77,37 @@ std::string pullBody() {
          kEnvelopeTail;
 }
 
+// Unknown SOAP header blocks and subscription reference parameters are kept as DOM (to echo
+// reference parameters): nesting there is parsed, not skipped, so maxlevel must bound it.
+std::string deepInHeader(int levels) {
+  std::string open, close;
+  for (int i = 0; i < levels; ++i) {
+    open += "<x:a>";
+    close += "</x:a>";
+  }
+  std::string head = kEnvelopeHead;
+  head.replace(head.find("<s:Body>"), 8, "<s:Header>" + open + close + "</s:Header><s:Body>");
+  head.replace(head.find("<s:Envelope "), 12, "<s:Envelope xmlns:x=\"urn:x\" ");
+  return head + "<tds:GetDeviceInformationResponse/>" + kEnvelopeTail;
+}
+
+std::string deepReferenceParameters(int levels) {
+  std::string open, close;
+  for (int i = 0; i < levels; ++i) {
+    open += "<x:a>";
+    close += "</x:a>";
+  }
+  return kEnvelopeHead +
+         "<tev:CreatePullPointSubscriptionResponse><tev:SubscriptionReference "
+         "xmlns:a=\"http://www.w3.org/2005/08/addressing\" xmlns:x=\"urn:x\"><a:Address>http://c/s"
+         "</a:Address><a:ReferenceParameters>" +
+         open + close +
+         "</a:ReferenceParameters></tev:SubscriptionReference><wsnt:CurrentTime>"
+         "2026-01-01T00:00:00Z</wsnt:CurrentTime><wsnt:TerminationTime>2026-01-01T00:01:00Z"
+         "</wsnt:TerminationTime></tev:CreatePullPointSubscriptionResponse>" +
+         kEnvelopeTail;
+}
+
 // Nested unknown elements in a structural position (gSOAP skips unknown elements, counting
 // depth); nesting inside a string element would only become text.
 std::string deepBody(int levels) {
@@ -121,8 +152,10 @@ TEST(OnvifResponseParsing, HostileCorpusNeverCrashesAndStaysBounded) {
            "<tds:GetDeviceInformationResponse><tds:Model>\xff\xfe\x00"
            "</tds:Model></tds:GetDeviceInformationResponse>" +
            kEnvelopeTail),
-      http(deepBody(100000)),     // far beyond maxlevel
-      http(profilesBody(20000)),  // beyond maxoccurs and the 1 MiB message limit
+      http(deepBody(100000)),                 // far beyond maxlevel
+      http(deepInHeader(100000)),             // DOM-parsed header: bounded by maxlevel
+      http(deepReferenceParameters(100000)),  // DOM-parsed reference parameters
+      http(profilesBody(20000)),              // beyond maxoccurs and the 1 MiB message limit
       http(kEnvelopeHead + "<s:Fault><s:Code><s:Value>s:Sender</s:Value></s:Code></s:Fault>" +
            kEnvelopeTail),
       http(std::string(8u << 20, 'A')),  // 8 MiB of garbage: refused at 1 MiB
@@ -134,6 +167,11 @@ TEST(OnvifResponseParsing, HostileCorpusNeverCrashesAndStaysBounded) {
     (void)fuzzOne(c);
   }
   EXPECT_EQ(fuzzOne(http(deepBody(100000))), 0);
+  EXPECT_EQ(fuzzOne(http(deepInHeader(100000))), 0);
+  EXPECT_EQ(fuzzOne(http(deepReferenceParameters(100000))), 0);
+  // Shallow versions parse: the refusals above are about depth.
+  EXPECT_GT(fuzzOne(http(deepInHeader(3))), 0);
+  EXPECT_GT(fuzzOne(http(deepReferenceParameters(3))), 0);
   EXPECT_EQ(fuzzOne(http(profilesBody(20000))), 0);
   // Seeded mutations of valid responses: flips, truncations, duplications, insertions.
   std::mt19937 rng(20261125);

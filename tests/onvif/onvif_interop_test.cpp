@@ -71,6 +71,9 @@ TEST(OnvifInterop, NodeOnvifClientDrivesTheSimulatedDevice) {
   EXPECT_NE(topics.find("VideoSource/MotionAlarm"), std::string::npos) << topics;
   EXPECT_NE(topics.find("GlobalSceneChange"), std::string::npos) << topics;
   EXPECT_EQ((*device)->stats().subscriptions, 0u);  // they unsubscribed
+  // They read our Axis-style SubscriptionId reference parameter and echoed it (pull, unsubscribe)
+  // marked wsa:IsReferenceParameter, as they do for Axis cameras.
+  EXPECT_GE((*device)->stats().referenceParametersEchoed, 2u);
   EXPECT_NE(j["badPassword"], "accepted");
   EXPECT_GE((*device)->stats().digestRejected, 1u);
 }

@@ -665,6 +665,12 @@ TEST_F(OnvifSimTest, SubscriptionOperationsNeedWsAddressingTo) {
   auto pp = c.createPullPoint(60s);
   ASSERT_TRUE(pp.ok()) << pp.error().describe();
   const std::string path = pp->address.substr(pp->address.find("/onvif/"));
+  // The device hands out an Axis-style reference parameter with the subscription.
+  const std::string subscriptionId = pp->address.substr(pp->address.rfind('/') + 1);
+  ASSERT_EQ(pp->referenceParameters.size(), 1u);
+  EXPECT_EQ(pp->referenceParameters[0].ns, "http://www.axis.com/2009/event");
+  EXPECT_EQ(pp->referenceParameters[0].name, "SubscriptionId");
+  EXPECT_EQ(pp->referenceParameters[0].value, subscriptionId);
   const std::string wsa = "xmlns:a=\"http://www.w3.org/2005/08/addressing\"";
   const std::string pullAction =
       "http://www.onvif.org/ver10/events/wsdl/PullPointSubscription/PullMessagesRequest";
@@ -704,11 +710,23 @@ TEST_F(OnvifSimTest, SubscriptionOperationsNeedWsAddressingTo) {
   EXPECT_NE(ok.find("PullPointSubscription/PullMessagesResponse<"), std::string::npos) << ok;
   EXPECT_EQ(ok.find("UsernameToken"), std::string::npos) << ok;
 
-  // Our client addresses Renew, PullMessages and Unsubscribe itself.
+  // A SubscriptionId reference parameter naming another subscription: refused.
+  const std::string wrongRef =
+      "<SubscriptionId xmlns=\"http://www.axis.com/2009/event\" a:IsReferenceParameter=\"true\" " +
+      wsa + ">999999</SubscriptionId>";
+  const std::string wrongId =
+      post(port, path, signedEnvelope(header(pp->address, pullAction, "") + wrongRef, pull));
+  EXPECT_NE(wrongId.find("InvalidAddressingHeader"), std::string::npos) << wrongId;
+
+  // Our client addresses Renew, PullMessages and Unsubscribe itself, echoing the reference
+  // parameter on each.
+  const uint64_t echoedBefore = device_->stats().referenceParametersEchoed;
   EXPECT_TRUE(c.pullMessages(*pp, 0s, 10).ok());
   auto renewed = c.renew(*pp, 60s);
   ASSERT_TRUE(renewed.ok()) << renewed.error().describe();
-  EXPECT_TRUE(c.unsubscribe(*pp).ok());
+  EXPECT_EQ(renewed->referenceParameters.size(), 1u);
+  EXPECT_TRUE(c.unsubscribe(*renewed).ok());
+  EXPECT_EQ(device_->stats().referenceParametersEchoed, echoedBefore + 3);
 }
 
 TEST_F(OnvifSimTest, ServerRefusesDeeplyNestedRequest) {

@@ -148,7 +148,7 @@ class DeviceImpl final : public OnvifDevice {
 
  public:
   std::atomic<uint64_t> requests{0}, authRejected{0}, replayRejected{0}, staleRejected{0},
-      digestRejected{0}, textRejected{0}, probesAnswered{0};
+      digestRejected{0}, textRejected{0}, probesAnswered{0}, referenceParametersEchoed{0};
 };
 
 }  // namespace sharpeyes::sim::onvif_device

@@ -96,6 +96,7 @@ OnvifDeviceStats DeviceImpl::stats() const {
   s.digestRejected = digestRejected;
   s.textRejected = textRejected;
   s.probesAnswered = probesAnswered;
+  s.referenceParametersEchoed = referenceParametersEchoed;
   std::lock_guard lock(mu_);
   s.subscriptions = subscriptions_.size();
   return s;

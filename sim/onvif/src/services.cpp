@@ -17,6 +17,8 @@ using sharpeyes::sim::onvif_device::RequestContext;
 namespace {
 
 constexpr const char* kVideoSource = "vs0";
+constexpr const char* kAxisEventNs = "http://www.axis.com/2009/event";
+constexpr const char* kWsa5Ns = "http://www.w3.org/2005/08/addressing";
 constexpr const char* kPtzNode = "ptznode0";
 constexpr const char* kPanTiltPosition =
     "http://www.onvif.org/ver10/tptz/PanTiltSpaces/PositionGenericSpace";
@@ -64,6 +66,39 @@ int checkAddressing(struct soap* soap, const SOAP_ENV__Header* h, const char* ac
   }
   if (h->wsa5__Action != nullptr && std::strcmp(h->wsa5__Action, action) != 0) {
     return fault(soap, "wsa5:ActionNotSupported", "wsa:Action does not match the operation");
+  }
+  // An echoed SubscriptionId reference parameter must name this subscription too.
+  const std::string path = pathOf(soap->path);
+  const std::string id = path.substr(path.rfind('/') + 1);
+  for (const soap_dom_element& e : h->__any) {
+    const char* ns = soap_elt_get_ns(&e);
+    const char* tag = soap_elt_get_tag(&e);
+    if (ns == nullptr || tag == nullptr || std::strcmp(ns, kAxisEventNs) != 0) continue;
+    std::string_view name = tag;
+    if (auto colon = name.rfind(':'); colon != std::string_view::npos)
+      name.remove_prefix(colon + 1);
+    if (name != "SubscriptionId") continue;
+    const char* text = soap_elt_get_text(&e);
+    if (text == nullptr || id != text) {
+      return fault(soap, "wsa5:InvalidAddressingHeader",
+                   "SubscriptionId reference parameter does not name this subscription");
+    }
+    // Counted only when marked as WS-Addressing 2005/08 §3.3 asks.
+    bool marked = false;
+    for (const soap_dom_attribute* at = soap_att_first(const_cast<soap_dom_element*>(&e));
+         at != nullptr; at = soap_att_next(at)) {
+      const char* atNs = soap_att_get_ns(at);
+      const char* atTag = soap_att_get_tag(at);
+      std::string_view atName = atTag != nullptr ? atTag : "";
+      if (auto colon = atName.rfind(':'); colon != std::string_view::npos) {
+        atName.remove_prefix(colon + 1);
+      }
+      marked = marked || (atNs != nullptr && std::strcmp(atNs, kWsa5Ns) == 0 &&
+                          atName == "IsReferenceParameter" && soap_att_is_true(at));
+    }
+    if (auto* ctx = ctxOf(soap); marked && ctx != nullptr && ctx->device != nullptr) {
+      ++ctx->device->referenceParametersEchoed;
+    }
   }
   return SOAP_OK;
 }
@@ -550,6 +585,11 @@ int __tev__CreatePullPointSubscription(struct soap* soap, _tev__CreatePullPointS
                                        "too many subscriptions", nullptr);
   }
   r.SubscriptionReference.Address = d.baseUrl(cam) + "/subscription/" + *id;
+  // Like Axis firmwares: a reference parameter the client must echo as a header.
+  r.SubscriptionReference.ReferenceParameters = soap_new_wsa5__ReferenceParametersType(soap);
+  soap_dom_element* sid = soap_elt_new(soap, kAxisEventNs, "SubscriptionId");
+  soap_elt_text(sid, soap_strdup(soap, id->c_str()));
+  r.SubscriptionReference.ReferenceParameters->__any.push_back(*sid);
   const auto now = d.deviceNow();
   r.wsnt__CurrentTime = formatTime(now);
   r.wsnt__TerminationTime = formatTime(now + term);

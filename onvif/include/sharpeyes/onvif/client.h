@@ -120,9 +120,20 @@ struct Notification {
   std::vector<std::pair<std::string, std::string>> data;
 };
 
+// A WS-Addressing reference parameter of a subscription reference (e.g. Axis's
+// {http://www.axis.com/2009/event}SubscriptionId): echoed as a SOAP header, marked
+// wsa:IsReferenceParameter, on every operation addressed to the subscription. Only simple
+// (text) parameters are kept; that is what cameras send.
+struct ReferenceParameter {
+  std::string ns;  // namespace URI
+  std::string name;
+  std::string value;
+};
+
 struct PullPoint {
-  std::string address;  // the subscription manager / pull point URL
+  std::string address;  // the subscription manager / pull point URL (sent as wsa:To)
   std::optional<core::WallTime> terminationTime;
+  std::vector<ReferenceParameter> referenceParameters;
 };
 
 // Turns "192.168.1.10", "192.168.1.10:8080", "https://cam/onvif/device_service" into a device

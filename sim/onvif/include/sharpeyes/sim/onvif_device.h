@@ -23,6 +23,10 @@
 // unless allowPasswordText. Failures are SOAP faults env:Sender/ter:NotAuthorized whose reason
 // says why ("replayed nonce", "stale Created", ...).
 //
+// WS-Addressing: subscription references carry a reference parameter, Axis-style
+// {http://www.axis.com/2009/event}SubscriptionId. PullMessages/Renew/Unsubscribe must carry
+// wsa:To naming the subscription; an echoed SubscriptionId header, when present, must match.
+//
 // Threading: start() returns once both ports listen; the device owns its threads (acceptor,
 // workers, discovery, PTZ mover). Methods are thread-safe. The SimServer must outlive it.
 
@@ -63,6 +67,8 @@ struct OnvifDeviceStats {
   uint64_t digestRejected = 0;
   uint64_t textRejected = 0;
   uint64_t probesAnswered = 0;
+  // Subscription requests that echoed SubscriptionId marked wsa:IsReferenceParameter="true".
+  uint64_t referenceParametersEchoed = 0;
   size_t subscriptions = 0;
 };
 

@@ -7,12 +7,16 @@
 // append() calls are group-committed (the first caller commits for all that queued meanwhile and
 // each returns only after that commit), a centre stores a whole drained batch in one commit, and
 // ackThrough() sums and deletes in one.
+//
+// Every statement is reset as soon as its rows are read, so that no read transaction stays open on
+// the connection between calls. Checkpoints stay SQLite's own
+// (in the commit that crosses 1000 WAL pages): a background checkpointer on a second connection
+// was tried and measured slower here (its fsyncs stalled the concurrent WAL appends).
 #include <sqlite3.h>
 
 #include <condition_variable>
 #include <mutex>
 #include <optional>
-#include <thread>
 #include <unordered_map>
 
 #include "protocol.h"
@@ -86,14 +90,6 @@ class Stmt {
 class SqliteStore final : public Outbox, public CenterStore {
  public:
   ~SqliteStore() override {
-    if (checkpointer_.joinable()) {
-      {
-        std::lock_guard lock(cpMu_);
-        cpStop_ = true;
-      }
-      cpCv_.notify_one();
-      checkpointer_.join();
-    }
     stmts_.clear();
     if (db_) sqlite3_close(db_);
   }
@@ -107,7 +103,7 @@ class SqliteStore final : public Outbox, public CenterStore {
     }
     sqlite3_busy_timeout(db_, 5000);
     const std::string pragmas = std::string("PRAGMA journal_mode=WAL; PRAGMA synchronous=") +
-                                (o.durable ? "FULL" : "NORMAL") + "; PRAGMA wal_autocheckpoint=0;";
+                                (o.durable ? "FULL" : "NORMAL") + ";";
     if (auto r = exec(pragmas); !r) return r;
     if (auto r = exec(kSchema); !r) return r;
     // A random epoch, created once with the file.
@@ -116,12 +112,6 @@ class SqliteStore final : public Outbox, public CenterStore {
     if (q.step() == SQLITE_ROW) epoch_ = q.text(0);
     Stmt b(db_, "SELECT COALESCE(SUM(length(payload)), 0) FROM outbox");
     if (b.step() == SQLITE_ROW) bytes_ = static_cast<uint64_t>(b.i64(0));
-    // Checkpoints run on a thread of their own (wal_autocheckpoint=0 above): a checkpoint copies
-    // the WAL into the database and syncs both files, which made whichever commit crossed the
-    // threshold wait tens of milliseconds (the p99 of a hop on a loaded machine).
-    path_ = o.path;
-    sqlite3_wal_hook(db_, &SqliteStore::walHook, this);
-    checkpointer_ = std::thread([this] { checkpointLoop(); });
     return core::okResult();
   }
 
@@ -290,7 +280,7 @@ class SqliteStore final : public Outbox, public CenterStore {
     auto& q = stmt("SELECT last_seq FROM origins WHERE origin = ? AND epoch = ?");
     const int rc = q.reset().bind(1, origin).bind(2, epoch).step();
     const uint64_t last = rc == SQLITE_ROW ? static_cast<uint64_t>(q.i64(0)) : 0;
-    q.reset();  // an unfinished statement would hold its WAL snapshot (and the WAL) open
+    q.reset();  // an unfinished statement would keep a read transaction open
     return last;
   }
 
@@ -357,47 +347,6 @@ class SqliteStore final : public Outbox, public CenterStore {
   }
 
  private:
-  static constexpr int kCheckpointPages = 1000;  // SQLite's own auto-checkpoint threshold
-
-  // Called by SQLite after each commit (with mu_ held) with the WAL's size in pages.
-  static int walHook(void* self, sqlite3* /*db*/, const char* /*name*/, int pages) {
-    if (pages >= kCheckpointPages) {
-      auto* store = static_cast<SqliteStore*>(self);
-      {
-        std::lock_guard lock(store->cpMu_);
-        store->cpWanted_ = true;
-      }
-      store->cpCv_.notify_one();
-    }
-    return SQLITE_OK;
-  }
-
-  // A PASSIVE checkpoint through a second connection: it never blocks the committing connection,
-  // and the WAL restarts from its beginning at the next commit once it has been copied.
-  void checkpointLoop() {
-    sqlite3* cdb = nullptr;
-    std::unique_lock lock(cpMu_);
-    while (true) {
-      cpCv_.wait(lock, [&] { return cpWanted_ || cpStop_; });
-      if (cpStop_) break;
-      cpWanted_ = false;
-      lock.unlock();
-      if (!cdb) {
-        // A fresh connection learns that the file is in WAL mode only when it first reads it;
-        // until then a checkpoint through it does nothing.
-        if (sqlite3_open_v2(path_.c_str(), &cdb, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
-                            nullptr) != SQLITE_OK ||
-            sqlite3_exec(cdb, "PRAGMA schema_version", nullptr, nullptr, nullptr) != SQLITE_OK) {
-          sqlite3_close(cdb);
-          cdb = nullptr;
-        }
-      }
-      if (cdb) sqlite3_wal_checkpoint_v2(cdb, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
-      lock.lock();
-    }
-    if (cdb) sqlite3_close(cdb);
-  }
-
   struct AppendRequest {
     std::string_view payload;
     std::optional<core::Result<uint64_t>> result;  // set by the leader after its commit
@@ -495,13 +444,6 @@ class SqliteStore final : public Outbox, public CenterStore {
   }
 
   mutable std::mutex mu_;
-  std::string path_;
-  // Background checkpoints: the WAL hook sets cpWanted_, checkpointer_ runs them.
-  std::mutex cpMu_;
-  std::condition_variable cpCv_;
-  bool cpWanted_ = false;
-  bool cpStop_ = false;
-  std::thread checkpointer_;
   // Group commit of append(): requests queue here; groupLeader_ while one caller commits.
   std::mutex groupMu_;
   std::condition_variable groupCv_;

@@ -24,7 +24,7 @@ const dict = {
     motion: '移动侦测', camera_event: '设备报警', storage_full: '存储满', other: '其他',
     newAlert: '新警情', none: '无', neverViewed: '从未查看', history: '处置记录', by: '处置人', at: '时间',
     selectCamera: '选择摄像机', ptz: '云台', enlarge: '双击放大', noResults: '无结果', clipRange: '片段',
-    forbidden: '无权访问', casesLabel: '案件',
+    forbidden: '无权访问', casesLabel: '案件', recordingPending: '录像写入中，请稍候…',
   },
   en: {
     brand: 'Sharp Eyes', brandSub: 'video gateway', wall: 'Video wall', alerts: 'Alert desk', health: 'Camera health',
@@ -50,7 +50,7 @@ const dict = {
     motion: 'Motion', camera_event: 'Camera alarm', storage_full: 'Storage full', other: 'Other',
     newAlert: 'New alert', none: 'None', neverViewed: 'never viewed', history: 'History', by: 'By', at: 'At',
     selectCamera: 'Select a camera', ptz: 'PTZ', enlarge: 'double-click to enlarge', noResults: 'No results', clipRange: 'Clip',
-    forbidden: 'Forbidden', casesLabel: 'Case',
+    forbidden: 'Forbidden', casesLabel: 'Case', recordingPending: 'Waiting for the recording…',
   },
 };
 

@@ -530,7 +530,25 @@ async function playEvent(e) {
   inv.camera = e.camera;
   const from = new Date(e.clip_start || e.start), to = new Date(e.clip_end || e.start);
   if (to - from < 10e3) to.setTime(from.getTime() + 30e3);
-  try { await playRange(e.camera, from, to); } catch (err) { document.getElementById('export-result').textContent = err.message; }
+  const status = document.getElementById('export-result');
+  try {
+    await waitForRecording(e.camera, from, new Date(Math.max(new Date(e.clip_end || e.start).getTime(), new Date(e.start).getTime() + 2e3)), status);
+    await playRange(e.camera, from, to);
+  } catch (err) { status.textContent = err.message; }
+}
+
+// Right after an alert its moment may still be in the camera's open recording segment; a clip cut
+// now would end before the event. Waits (bounded) until the timeline has recorded up to `until`.
+async function waitForRecording(camera, from, until, status) {
+  const deadline = Date.now() + 60e3;
+  for (;;) {
+    const now = new Date();
+    const tl = await api('GET', `/api/recordings/${camera}/timeline?from=${from.toISOString()}&to=${now.toISOString()}`);
+    const end = Math.max(0, ...(tl.recorded || []).map((r) => new Date(r.to).getTime()));
+    if (end >= until.getTime() || Date.now() > deadline) { status.textContent = ''; return; }
+    status.textContent = t('recordingPending');
+    await new Promise((r) => setTimeout(r, 1000));
+  }
 }
 
 function seekTimeline(ev) {

@@ -74,12 +74,13 @@ const urls = Object.fromEntries([...sim.stdoutText.matchAll(/^(cam\d+) (rtsp:\S+
 console.log(`sim ready with ${Object.keys(urls).join(' ')} (${elapsed()})`);
 
 // Two villages of township 510603101: 村 201 has cam01 (tripwire, red alerts) and cam02; 村 202 has
-// cam03, cam04 and cam05, whose address answers nothing (an offline camera for the health board).
+// cam03 (tripwire, orange alerts: the other village's alerts the village viewer must not see),
+// cam04 and cam05, whose address answers nothing (an offline camera for the health board).
 const VILLAGE_A = '510603101201', VILLAGE_B = '510603101202';
 const cams = [
-  { id: 'cam01', name: '村口主路', division: VILLAGE_A, ...urls.cam01, tripwire: true },
+  { id: 'cam01', name: '村口主路', division: VILLAGE_A, ...urls.cam01, tripwire: 4 },
   { id: 'cam02', name: '村委会', division: VILLAGE_A, ...urls.cam02 },
-  { id: 'cam03', name: '小学门口', division: VILLAGE_B, ...urls.cam03 },
+  { id: 'cam03', name: '小学门口', division: VILLAGE_B, ...urls.cam03, tripwire: 3 },
   { id: 'cam04', name: '桥头', division: VILLAGE_B, ...urls.cam04 },
   { id: 'cam05', name: '水库大坝', division: VILLAGE_B, main: 'rtsp://127.0.0.1:9/cam05/main' },
 ];
@@ -91,7 +92,7 @@ for (const c of cams) {
   if (c.sub) yaml += `    sub: ${c.sub}\n`;
   if (c.tripwire) {
     yaml += '    analytics:\n      pre_roll: 1s\n      post_roll: 2s\n      rules:\n' +
-      '        - {name: gate-line, type: tripwire, line: [[0.5, 0.0], [0.5, 1.0]], direction: both, severity: 4}\n';
+      `        - {name: gate-line, type: tripwire, line: [[0.5, 0.0], [0.5, 1.0]], direction: both, severity: ${c.tripwire}}\n`;
   }
 }
 const configPath = path.join(work, 'gateway.yaml');
@@ -265,10 +266,10 @@ try {
     const loads = (await fetchesOfAlerts()) + 1;
     await page.click('#nav-alerts');
     await page.waitForFunction((n) => performance.getEntriesByType('resource').filter((e) => e.name.includes('/api/alerts?')).length >= n, loads);
-    const known = (await adminAlerts('?camera=cam01')).map((a) => a.id);
+    const known = (await adminAlerts('?limit=1000')).map((a) => a.id);
     const shown = await page.$$eval('#alert-list li', (l) => l.map((x) => x.dataset.alert));
     alertId = await page.waitForFunction((k) => {
-      const li = [...document.querySelectorAll('#alert-list li')].find((x) => !k.includes(x.dataset.alert));
+      const li = [...document.querySelectorAll('#alert-list li')].find((x) => !k.includes(x.dataset.alert) && x.querySelector('.title').textContent.includes('村口主路'));
       return li ? li.dataset.alert : null;
     }, [...known, ...shown], { timeout: 90000, polling: 200 }).then((h) => h.jsonValue());
     check(!!alertId, `new alert ${alertId} appeared (after ${known.length} earlier ones)`);
@@ -277,6 +278,8 @@ try {
     const a = (await apiCall(admin, 'GET', `/api/alerts/${alertId}`)).json;
     check(a.event.camera === 'cam01' && a.event.type === 'tripwire' && a.step === 'new', `it is cam01's tripwire alert (${a.event.camera} ${a.event.type} ${a.step})`);
     check(await page.$(`#alert-list li[data-alert="${alertId}"].sev-4`) !== null, 'shown in red (severity 4)');
+    const other = await page.waitForFunction((v) => [...document.querySelectorAll('#alert-list li.sev-3 .sub')].some((x) => x.textContent.includes(v)), VILLAGE_B, { timeout: 60000 }).then(() => true, () => false);
+    check(other, 'the township operator also sees the other village\'s (orange, cam03) alerts');
     check((await page.textContent(`#alert-list li[data-alert="${alertId}"] .title`)).includes('村口主路'), 'titled with the camera\'s name');
     check(await page.$('#toast') !== null, 'toast shown');
     check(await page.evaluate(() => !!window.sharpeyes.lastBeep), 'alarm sound played');
@@ -476,7 +479,13 @@ try {
     await page.click('#nav-alerts');
     await page.waitForSelector('#alert-list li', { timeout: 20000 });
     const divisions = await page.$$eval('#alert-list li .sub', (n) => n.map((x) => x.textContent));
-    check(divisions.length > 0 && divisions.every((d) => d.includes(VILLAGE_A)), `${divisions.length} alerts, all of the own village`);
+    const bAlerts = await adminAlerts('?camera=cam03');
+    check(bAlerts.length > 0, `the other village has ${bAlerts.length} alerts (cam03)`);
+    check(divisions.length > 0 && divisions.every((d) => d.includes(VILLAGE_A)), `${divisions.length} alerts shown, all of the own village`);
+    if (bAlerts.length) {
+      const st = await page.evaluate(async (id) => (await fetch(`/api/alerts/${id}`)).status, bAlerts[0].id);
+      check(st === 403, `API answers ${st} for an alert of the other village`);
+    }
     await page.click('#nav-health');
     await page.waitForSelector('#division-rates tr td');
     const rates = await page.$$eval('#division-rates tr', (r) => r.slice(1).map((x) => [...x.cells].map((c) => c.textContent)));

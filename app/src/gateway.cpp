@@ -446,8 +446,10 @@ void Gateway::resolveOnvif(const std::string& id, bool restart) {
     it->second->resolving = true;
     entry = it->second->entry;
   }
+  // The timeout bounds the whole resolution (waiting for a worker included), so a silent device
+  // retries on schedule instead of holding a worker.
   onvif_->resolveStreams(
-      entry->onvif->address, {entry->onvif->username, entry->onvif->password}, {},
+      entry->onvif->address, {entry->onvif->username, entry->onvif->password}, {}, 20s,
       [this, id, entry, restart](core::Result<onvif::ResolvedStreams> r) {
         if (stopped_) return;
         std::unique_lock lock(mu_);

@@ -2,7 +2,7 @@
 PRESET ?= default
 BUILD_DIR ?= build
 
-.PHONY: all deps configure build test demo bench lint format clean
+.PHONY: all deps configure build test demo bench lint tidy format clean
 
 all: build
 
@@ -17,6 +17,7 @@ build: configure
 
 test: build
 	bash deploy/lint.sh
+	bash deploy/tidy.sh $(BUILD_DIR)
 	ctest --preset $(PRESET)
 
 demo: build
@@ -29,6 +30,9 @@ bench: deps
 
 lint:
 	bash deploy/lint.sh
+
+tidy: build
+	bash deploy/tidy.sh $(BUILD_DIR)
 
 format:
 	bash deploy/lint.sh --fix

@@ -18,6 +18,7 @@ PKGS=(
   libgtest-dev libgmock-dev
   vlc-bin vlc-plugin-base procps psmisc iproute2 curl
   chromium wrk fonts-wqy-microhei
+  clang-format clang-tidy
 )
 
 missing=()

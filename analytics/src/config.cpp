@@ -167,8 +167,13 @@ core::Result<void> validate(const CameraAnalyticsConfig& c) {
       return bad(what + ": severity must be 1..4 (village, township, county, city)");
     if (r.cooldown < core::Duration::zero()) return bad(what + ": cooldown must not be negative");
     for (const std::string& cls : r.classes) {
-      if (cls != "person" && cls != "vehicle" && cls != "unknown")
-        return bad(what + ": unknown class '" + cls + "' (person, vehicle, unknown)");
+      if (cls != "person" && cls != "vehicle" && cls != "unknown") {
+        std::string msg = what;
+        msg += ": unknown class '";
+        msg += cls;
+        msg += "' (person, vehicle, unknown)";
+        return bad(msg);
+      }
     }
     const bool needsZone = r.type == RuleType::kIntrusion || r.type == RuleType::kLoitering ||
                            r.type == RuleType::kCrowd;

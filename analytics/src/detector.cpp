@@ -91,7 +91,8 @@ class HogDetector : public Detector {
 
 class CascadeDetector : public Detector {
  public:
-  explicit CascadeDetector(cv::CascadeClassifier c) : cascade_(std::move(c)) {}
+  // OpenCV's classifier and net are reference-counted handles: copying one shares the model.
+  explicit CascadeDetector(const cv::CascadeClassifier& c) : cascade_(c) {}
   std::vector<Detection> detect(const ImageView& image, const core::BoundingBox& region) override {
     std::vector<Detection> out;
     try {
@@ -129,8 +130,8 @@ class CascadeDetector : public Detector {
 // laid out as columns (YOLOv8 style). Runs on the region, letterboxed to the square input.
 class OnnxDetector : public Detector {
  public:
-  OnnxDetector(cv::dnn::Net net, DetectorConfig config)
-      : net_(std::move(net)), config_(std::move(config)) {}
+  OnnxDetector(const cv::dnn::Net& net, DetectorConfig config)
+      : net_(net), config_(std::move(config)) {}
   std::vector<Detection> detect(const ImageView& image, const core::BoundingBox& region) override {
     std::vector<Detection> out;
     try {

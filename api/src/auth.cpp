@@ -240,7 +240,7 @@ core::Result<User> UserStore::addUser(const std::string& name, const std::string
   u.name = name;
   u.displayName = displayName.empty() ? name : displayName;
   u.role = role;
-  u.scope = scope;
+  u.scope = std::move(scope);
   u.passwordHash = hashPassword(password, iterations_);
   {
     std::lock_guard lock(mu_);

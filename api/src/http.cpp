@@ -82,10 +82,15 @@ HttpResponse HttpResponse::error(int status, std::string_view error, std::string
   return errorJson(status, error, "\"" + jsonEscape(detail) + "\"");
 }
 
-HttpResponse HttpResponse::errorJson(int status, std::string_view error, std::string detailJson) {
+HttpResponse HttpResponse::errorJson(int status, std::string_view error,
+                                     const std::string& detailJson) {
   HttpResponse r;
   r.status = status;
-  r.body = "{\"error\":\"" + jsonEscape(error) + "\",\"detail\":" + detailJson + "}";
+  r.body = "{\"error\":\"";
+  r.body += jsonEscape(error);
+  r.body += "\",\"detail\":";
+  r.body += detailJson;
+  r.body += "}";
   return r;
 }
 

@@ -274,13 +274,14 @@ void LiveVideoHub::pushFragment(const core::CameraId& cam, StreamKind kind, std:
     s.gopBytes = 0;
   }
   if (s.init.empty()) return;  // nothing can play before the init segment
+  deliverLocked(s, fragment, keyframe);
+  // Kept for viewers who join mid-GOP (after delivery, so the bytes move instead of copying).
   if (keyframe || !s.gop.empty()) {
     if (s.gopBytes + fragment.size() <= kMaxGopBytes) {
       s.gopBytes += fragment.size();
-      s.gop.push_back(fragment);
+      s.gop.push_back(std::move(fragment));
     }
   }
-  deliverLocked(s, fragment, keyframe);
 }
 
 void LiveVideoHub::endStream(const core::CameraId& cam, StreamKind kind) {

@@ -421,7 +421,12 @@ core::Result<api::EvidencePackage> GatewayBackend::exportEvidence(const std::str
       for (const char* name : {"manifest.json", "manifest.sig", "signer.pub.pem", "clip.mp4"}) {
         const fs::path src = dir / clipId / name;
         if (!fs::exists(src, ec)) continue;
-        if (auto r = tar.addFile(id + "/" + clipId + "/" + name, src.string()); !r) {
+        std::string member = id;
+        member += '/';
+        member += clipId;
+        member += '/';
+        member += name;
+        if (auto r = tar.addFile(member, src.string()); !r) {
           return r.error();
         }
       }

@@ -481,7 +481,7 @@ class CenterImpl final : public Center {
     bool more = rows->size() == kReplayMax;
     for (const auto& row : *rows) {
       std::string a = alertJson(row.localSeq, row.eventJson);
-      if (!alerts.empty() && alerts.size() + a.size() > 48 * 1024) {
+      if (!alerts.empty() && alerts.size() + a.size() > size_t{48} * 1024) {
         more = true;
         break;
       }

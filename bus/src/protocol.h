@@ -15,9 +15,9 @@ namespace sharpeyes::bus::proto {
 
 inline constexpr int kVersion = 1;
 // Largest metadata frame any socket accepts (ZMQ_MAXMSGSIZE on the event endpoint).
-inline constexpr int64_t kMaxMetaBytes = 64 * 1024;
+inline constexpr int64_t kMaxMetaBytes = int64_t{64} * 1024;
 // Largest clip chunk; the clip endpoint accepts chunk + metadata.
-inline constexpr int64_t kMaxChunkBytes = 1024 * 1024;
+inline constexpr int64_t kMaxChunkBytes = int64_t{1024} * 1024;
 inline constexpr int64_t kMaxClipFrameBytes = kMaxChunkBytes;
 
 nlohmann::json eventToJson(const core::Event& event);

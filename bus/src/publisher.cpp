@@ -45,6 +45,18 @@ bool validOrigin(const std::string& s) {
   return true;
 }
 
+// The clip being sent (at namespace scope: an optional of a nested struct with default member
+// initialisers cannot be emplaced inside its enclosing class's definition).
+struct ClipTx {
+  OutboxClip clip;
+  std::ifstream file;
+  uint64_t sent = 0;
+  uint64_t limit = 0;
+  bool credited = false;
+  int attempts = 0;
+  Clock::time_point lastHeard;
+};
+
 class PublisherImpl final : public Publisher {
  public:
   PublisherImpl(PublisherConfig cfg, std::shared_ptr<Outbox> outbox)
@@ -404,16 +416,6 @@ class PublisherImpl final : public Publisher {
   }
 
   // ---- clips ----
-  struct ClipTx {
-    OutboxClip clip;
-    std::ifstream file;
-    uint64_t sent = 0;
-    uint64_t limit = 0;
-    bool credited = false;
-    int attempts = 0;
-    Clock::time_point lastHeard;
-  };
-
   void sendOffer() {
     json offer = {{"v", proto::kVersion},          {"type", "clip_offer"},
                   {"origin", cfg_.origin},         {"clip_id", tx_->clip.clipId},
@@ -571,7 +573,7 @@ core::Result<std::unique_ptr<Publisher>> Publisher::create(PublisherConfig confi
   if (config.window == 0) config.window = 1;
   if (config.clipChunkBytes == 0 ||
       config.clipChunkBytes > static_cast<size_t>(proto::kMaxChunkBytes)) {
-    config.clipChunkBytes = 256 * 1024;
+    config.clipChunkBytes = size_t{256} * 1024;
   }
   if (!outbox) {
     auto store = openSqliteBusStore({config.outboxPath, config.outboxQuotaBytes, config.durable});

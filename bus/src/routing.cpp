@@ -109,8 +109,10 @@ core::Result<RoutingPolicy> RoutingPolicy::parse(std::string_view text, std::str
             rule.highest = *level;
             haveLevel = true;
           } else {
-            return yamlError(file, kv.first, path + "." + key,
-                             "unknown key (allowed: type, severity, level)");
+            std::string where = path;
+            where += '.';
+            where += key;
+            return yamlError(file, kv.first, where, "unknown key (allowed: type, severity, level)");
           }
         }
         if (!haveLevel) return yamlError(file, r, path + ".level", "required");

@@ -96,7 +96,7 @@ Result<WallTime> parseIso8601(std::string_view s) {
       if (!readInt(s, pos + 1, 2, oh) || !readInt(s, pos + 4, 2, om) || oh > 23 || om > 59) {
         return bad();
       }
-      offsetSec = (oh * 3600 + om * 60) * (s[pos] == '+' ? 1 : -1);
+      offsetSec = (int64_t{oh} * 3600 + int64_t{om} * 60) * (s[pos] == '+' ? 1 : -1);
       pos = s.size();
     } else {
       return bad();

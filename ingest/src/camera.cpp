@@ -410,7 +410,7 @@ CameraStatus Camera::snapshot() const {
   return s;
 }
 
-void Camera::shutdown(std::function<void()> done) {
+void Camera::shutdown(const std::function<void()>& done) {
   if (!stopped_) {
     stopped_ = true;
     EventLoop::cancel(tick_);

@@ -54,7 +54,7 @@ class Camera : public std::enable_shared_from_this<Camera> {
   // Orderly stop: recorders get EOS on their teardown threads; `done` runs once the camera
   // reached `stopped` (its last segment may be delivered a little later, still before stop()
   // of the manager returns).
-  void shutdown(std::function<void()> done);
+  void shutdown(const std::function<void()>& done);
   void updateSources(StreamSource main, std::optional<StreamSource> sub);
   void setLive(LiveStream stream, bool wanted);
   // Any thread: whether a sub stream is configured (setLive(kSub) needs one).

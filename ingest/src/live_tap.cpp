@@ -56,7 +56,8 @@ void LiveChannel::endIfStale() {
   listener_.onLiveEnded(camera_, stream_);
 }
 
-std::unique_ptr<LiveTap> LiveTap::create(std::shared_ptr<LiveChannel> channel, GstCaps* caps) {
+std::unique_ptr<LiveTap> LiveTap::create(const std::shared_ptr<LiveChannel>& channel,
+                                         GstCaps* caps) {
   if (!caps || gst_caps_get_size(caps) == 0) return nullptr;
   const std::string media = gst_structure_get_name(gst_caps_get_structure(caps, 0));
   const char* parserName = media == "video/x-h264"   ? "h264parse"

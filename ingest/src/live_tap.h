@@ -70,7 +70,8 @@ class LiveChannel {
 class LiveTap {
  public:
   // `caps`: the session parser's current caps (video/x-h264 or video/x-h265).
-  static std::unique_ptr<LiveTap> create(std::shared_ptr<LiveChannel> channel, GstCaps* caps);
+  static std::unique_ptr<LiveTap> create(const std::shared_ptr<LiveChannel>& channel,
+                                         GstCaps* caps);
   ~LiveTap();  // sets the pipeline to NULL: may wait for a delivery in flight
   LiveTap(const LiveTap&) = delete;
   LiveTap& operator=(const LiveTap&) = delete;

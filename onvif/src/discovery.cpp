@@ -105,7 +105,7 @@ void ensureReceiveBuffer(int fd, int bytes) {
 Result<std::vector<DiscoveredDevice>> runProbe(const std::string& endpoint, bool multicast,
                                                const DiscoveryOptions& options) {
   ss::Limits limits;
-  limits.maxMessageBytes = 64 * 1024;  // one UDP datagram
+  limits.maxMessageBytes = uint64_t{64} * 1024;  // one UDP datagram
   ss::SoapPtr soap = ss::newContext(limits, SOAP_IO_UDP);
   in_addr iface{};
   if (multicast) {

@@ -46,7 +46,12 @@ core::EventType eventTypeForTopic(std::string_view topic) {
 std::optional<core::Event> EventMapper::map(const Notification& n, core::WallTime receivedAt,
                                             core::Duration deviceClockOffset) {
   std::string key = n.topic;
-  for (const auto& [k, v] : n.source) key += "|" + k + "=" + v;
+  for (const auto& [k, v] : n.source) {
+    key += '|';
+    key += k;
+    key += '=';
+    key += v;
+  }
   std::optional<bool> state = stateOf(n);
   // The property is gone (e.g. a rule deleted): whatever it signalled is over.
   if (n.operation == "Deleted") state = false;

@@ -110,7 +110,7 @@ class Encoder {
     if (src_) gst_app_src_end_of_stream(GST_APP_SRC(src_));
     GstBus* bus = gst_element_get_bus(pipeline_);
     GstMessage* msg = gst_bus_timed_pop_filtered(
-        bus, 30 * 60 * GST_SECOND,
+        bus, GstClockTime{30} * 60 * GST_SECOND,
         static_cast<GstMessageType>(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
     gst_object_unref(bus);
     core::Result<void> result;
@@ -334,6 +334,7 @@ core::Result<std::vector<std::shared_ptr<const EncodedStream>>> encodeScene(
   // frame of any stream compares directly with SceneRenderer::render at that size.
   SceneRenderer renderer(spec);
   std::vector<cv::Mat> frames;
+  frames.reserve(profiles.size());
   for (const auto& p : profiles) frames.emplace_back(p.height, p.width, CV_8UC3);
   cv::Mat i420;
   for (int64_t i = 0; i < frameCount; ++i) {

@@ -312,7 +312,10 @@ core::Result<void> SimServerImpl::prepareStreams() {
     for (int p = 0; p < 2; ++p) {
       const std::string key = opt_.mediaFile ? detail::fileCacheKey(*opt_.mediaFile, profiles[p])
                                              : detail::sceneCacheKey(scenes_[s], profiles[p]);
-      paths[p] = dir + "/" + key + ".seau";
+      paths[p] = dir;
+      paths[p] += '/';
+      paths[p] += key;
+      paths[p] += ".seau";
       auto loaded = detail::loadStream(paths[p]);
       if (loaded) {
         encoded[s][p] = *loaded;
@@ -642,7 +645,8 @@ bool sessionMatches(GstRTSPSession* session, const std::vector<std::string>& pat
 }
 
 void SimServerImpl::dropSessions(int camera) {
-  const std::vector<std::string> paths = {mounts_[camera * 2]->path, mounts_[camera * 2 + 1]->path};
+  const std::vector<std::string> paths = {mounts_[size_t{2} * camera]->path,
+                                          mounts_[size_t{2} * camera + 1]->path};
   // Close the RTSP connections that carry this camera's sessions (TCP clients see EOF)...
   GList* clients = gst_rtsp_server_client_filter(
       server_,
@@ -685,7 +689,8 @@ void SimServerImpl::dropSessions(int camera) {
 int SimServerImpl::sessionCount(int index) const {
   if (!valid(index) || !server_ || stopping_.load()) return 0;
   int count = 0;
-  const std::vector<std::string> paths = {mounts_[index * 2]->path, mounts_[index * 2 + 1]->path};
+  const std::vector<std::string> paths = {mounts_[size_t{2} * index]->path,
+                                          mounts_[size_t{2} * index + 1]->path};
   const_cast<SimServerImpl*>(this)->onRtspThread([&] {
     GstRTSPSessionPool* pool = gst_rtsp_server_get_session_pool(server_);
     GList* all = gst_rtsp_session_pool_filter(pool, nullptr, nullptr);

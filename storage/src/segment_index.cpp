@@ -219,9 +219,14 @@ class DbSegmentIndex final : public SegmentIndex {
       const std::string t = p.add(now);
       const std::string list = p.addList(chunk, [](int64_t id) { return Value(id); });
       auto n = db_.execute(
-          "INSERT INTO segment_garbage (segment_id, path, reason, marked_us) SELECT id, path, " +
-              r + ", " + t + " FROM segments WHERE id IN (" + list +
-              ") ON CONFLICT (segment_id) DO NOTHING",
+          std::string("INSERT INTO segment_garbage (segment_id, path, reason, marked_us) SELECT "
+                      "id, path, ")
+              .append(r)
+              .append(", ")
+              .append(t)
+              .append(" FROM segments WHERE id IN (")
+              .append(list)
+              .append(") ON CONFLICT (segment_id) DO NOTHING"),
           p.values());
       if (!n) return n.error();
     }
@@ -244,11 +249,15 @@ class DbSegmentIndex final : public SegmentIndex {
       const std::string t = p.add(now);
       const std::string list = p.addList(chunk, [](int64_t id) { return Value(id); });
       auto tomb = db_.execute(
-          "INSERT INTO segment_tombstones (segment_id, camera, prev_chain, chain, path, sha256, "
-          "reason, deleted_us) SELECT s.id, s.camera, s.prev_chain, s.chain, s.path, s.sha256, "
-          "g.reason, " +
-              t + " FROM segments s JOIN segment_garbage g ON g.segment_id = s.id WHERE s.id IN (" +
-              list + ")",
+          std::string(
+              "INSERT INTO segment_tombstones (segment_id, camera, prev_chain, chain, path, "
+              "sha256, reason, deleted_us) SELECT s.id, s.camera, s.prev_chain, s.chain, s.path, "
+              "s.sha256, g.reason, ")
+              .append(t)
+              .append(
+                  " FROM segments s JOIN segment_garbage g ON g.segment_id = s.id WHERE s.id IN (")
+              .append(list)
+              .append(")"),
           p.values());
       if (!tomb) return tomb.error();
       if (*tomb != static_cast<int64_t>(chunk.size())) {

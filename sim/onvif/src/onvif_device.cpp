@@ -31,7 +31,7 @@ ss::Limits serverLimits() {
   ss::Limits l;
   l.ioTimeout = std::chrono::milliseconds(5000);
   l.transferTimeout = std::chrono::milliseconds(10000);
-  l.maxMessageBytes = 256 * 1024;
+  l.maxMessageBytes = uint64_t{256} * 1024;
   l.maxDepth = 32;
   l.maxOccurs = 256;
   return l;
@@ -230,7 +230,7 @@ std::string DeviceImpl::setPreset(int camera, const std::string& name) {
       return token;
     }
   }
-  const std::string token = "preset" + std::to_string(s.nextPreset++);
+  std::string token = "preset" + std::to_string(s.nextPreset++);
   s.presets[token] = {name.empty() ? token : name, v};
   return token;
 }
@@ -523,7 +523,7 @@ void DeviceImpl::serveOne(struct soap* soap) {
 
 namespace {
 constexpr int kAppMaxDelayMs = 500;
-constexpr size_t kMaxPendingMatches = 64 * 1024;
+constexpr size_t kMaxPendingMatches = size_t{64} * 1024;
 
 void sendProbeMatch(DeviceImpl& d, int camera, const std::string& to,
                     const std::string& relatesTo) {

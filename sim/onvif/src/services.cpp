@@ -644,7 +644,7 @@ int __tev__PullMessages(struct soap* soap, _tev__PullMessages* req, _tev__PullMe
     msg->Source->SimpleItem.push_back(src);
     msg->Data = soap_new_tt__ItemList(soap);
     _tt__SimpleItem data;
-    data.Name = c.topic.find("Motion") != std::string::npos ? "State" : "State";
+    data.Name = "State";  // motion and tamper alike (ONVIF's IsMotion / IsTamper use "State")
     data.Value = c.state ? "true" : "false";
     msg->Data->SimpleItem.push_back(data);
     m->Message.tt__Message = msg;

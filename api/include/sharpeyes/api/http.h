@@ -46,7 +46,7 @@ struct HttpResponse {
   // {"error": error, "detail": detail}; detail is a human-readable message (JSON-escaped here).
   static HttpResponse error(int status, std::string_view error, std::string_view detail);
   // {"error": error, "detail": <detailJson>} where detailJson is already valid JSON.
-  static HttpResponse errorJson(int status, std::string_view error, std::string detailJson);
+  static HttpResponse errorJson(int status, std::string_view error, const std::string& detailJson);
   static HttpResponse file(std::string path, std::string contentType);
 
   HttpResponse& withHeader(std::string name, std::string value) {

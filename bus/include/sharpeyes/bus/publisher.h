@@ -37,7 +37,7 @@ struct PublisherConfig {
   std::chrono::milliseconds retransmitMax{5000};
   std::chrono::milliseconds heartbeatInterval{1000};  // ZMTP PING
   std::chrono::milliseconds heartbeatTimeout{3000};   // peer dead after this without traffic
-  size_t clipChunkBytes = 256 * 1024;
+  size_t clipChunkBytes = size_t{256} * 1024;
 };
 
 struct PublisherStats {

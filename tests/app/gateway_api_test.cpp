@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <regex>
 
+#include "gateway_support.h"
 #include "process.h"
 #include "sharpeyes/core/time.h"
 #include "sharpeyes/core/util.h"
@@ -103,14 +104,8 @@ class Api {
 class GatewayApiTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    sim::SimOptions o;
-    o.cameras = 3;
-    o.distinctScenes = 1;
-    o.loopSeconds = 10;
-    o.cacheDir = SHARPEYES_TEST_CACHE_DIR;
-    auto s = sim::SimServer::start(o);
-    ASSERT_TRUE(s.ok()) << s.error().describe();
-    sim_ = std::move(s.value()).release();
+    sim_ = testing::startSuiteSimulator();
+    ASSERT_NE(sim_, nullptr);
   }
   static void TearDownTestSuite() {
     if (sim_ != nullptr) sim_->stop();
@@ -154,21 +149,8 @@ class GatewayApiTest : public ::testing::Test {
   }
 
   uint16_t startGateway(ChildProcess& gw, const std::string& config) {
-    EXPECT_TRUE(gw.start(SHARPEYES_BINARY, {"gateway", "--config", config}, (dir_ / "gw").string(),
-                         {std::string("SHARPEYES_ADMIN_PASSWORD=") + kAdminPassword}));
-    uint16_t port = 0;
-    EXPECT_TRUE(waitFor(
-        [&] {
-          std::smatch m;
-          const std::string log = gw.err();
-          static const std::regex re("listening on 127\\.0\\.0\\.1:(\\d+)");
-          if (!std::regex_search(log, m, re)) return false;
-          port = static_cast<uint16_t>(std::stoi(m[1].str()));
-          return true;
-        },
-        30s))
-        << gw.err();
-    return port;
+    return testing::startGateway(gw, config, (dir_ / "gw").string(),
+                                 {std::string("SHARPEYES_ADMIN_PASSWORD=") + kAdminPassword});
   }
 
   // The first alert raised by cam01's tripwire.

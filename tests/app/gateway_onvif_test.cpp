@@ -8,8 +8,8 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <regex>
 
+#include "gateway_support.h"
 #include "process.h"
 #include "sharpeyes/sim/onvif_device.h"
 #include "sharpeyes/sim/sim.h"
@@ -62,21 +62,11 @@ TEST(GatewayOnvif, CameraGivenByOnvifAddressStreamsMovesAndReportsItsEvents) {
   std::ofstream(config) << y.str();
 
   ChildProcess gw;
-  ASSERT_TRUE(gw.start(SHARPEYES_BINARY, {"gateway", "--config", config}, (dir / "gw").string(),
-                       {std::string("SHARPEYES_ADMIN_PASSWORD=") + kAdminPassword,
-                        std::string("GW_TEST_CAMERA_PASSWORD=") + kCameraPassword}));
-  uint16_t port = 0;
-  ASSERT_TRUE(waitFor(
-      [&] {
-        std::smatch m;
-        const std::string log = gw.err();
-        static const std::regex re("listening on 127\\.0\\.0\\.1:(\\d+)");
-        if (!std::regex_search(log, m, re)) return false;
-        port = static_cast<uint16_t>(std::stoi(m[1].str()));
-        return true;
-      },
-      30s))
-      << gw.err();
+  const uint16_t port =
+      testing::startGateway(gw, config, (dir / "gw").string(),
+                            {std::string("SHARPEYES_ADMIN_PASSWORD=") + kAdminPassword,
+                             std::string("GW_TEST_CAMERA_PASSWORD=") + kCameraPassword});
+  ASSERT_NE(port, 0);
 
   // Login, then the camera: resolved through ONVIF, streaming, its URL without credentials.
   std::string token;

@@ -9,8 +9,8 @@
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
-#include <regex>
 
+#include "gateway_support.h"
 #include "http_get.h"
 #include "process.h"
 #include "sharpeyes/core/util.h"
@@ -31,14 +31,8 @@ constexpr auto kFrameInterval = 40ms;  // 25 fps
 class GatewayTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    sim::SimOptions o;
-    o.cameras = 3;
-    o.distinctScenes = 1;
-    o.loopSeconds = 10;
-    o.cacheDir = SHARPEYES_TEST_CACHE_DIR;
-    auto s = sim::SimServer::start(o);
-    ASSERT_TRUE(s.ok()) << s.error().describe();
-    sim_ = std::move(s.value()).release();
+    sim_ = testing::startSuiteSimulator();
+    ASSERT_NE(sim_, nullptr);
   }
   static void TearDownTestSuite() {
     if (sim_ != nullptr) sim_->stop();
@@ -73,20 +67,8 @@ class GatewayTest : public ::testing::Test {
 
   // Starts the gateway and returns its HTTP base URL (read from its log).
   std::string startGateway(ChildProcess& gw, const std::string& config, const std::string& tag) {
-    EXPECT_TRUE(gw.start(SHARPEYES_BINARY, {"gateway", "--config", config}, (dir_ / tag).string()));
-    std::string url;
-    EXPECT_TRUE(waitFor(
-        [&] {
-          std::smatch m;
-          const std::string log = gw.err();
-          static const std::regex re("listening on 127\\.0\\.0\\.1:(\\d+)");
-          if (!std::regex_search(log, m, re)) return false;
-          url = "http://127.0.0.1:" + m[1].str();
-          return true;
-        },
-        30s))
-        << gw.err();
-    return url;
+    const uint16_t port = testing::startGateway(gw, config, (dir_ / tag).string());
+    return port == 0 ? std::string() : "http://127.0.0.1:" + std::to_string(port);
   }
 
   static std::map<std::string, nlohmann::json> cameras(const std::string& url) {

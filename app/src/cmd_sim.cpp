@@ -2,6 +2,8 @@
 // Prints one line per camera and then a "ready" line on stdout, serves until SIGINT/SIGTERM.
 // With --onvif every camera also serves ONVIF (device, media, PTZ, events) and WS-Discovery
 // (sim/onvif), so `sharpeyes discover` and `sharpeyes onvif ...` can be tried against it.
+// With --stamp-clock the PTZ (live-encoded) cameras carry their render time in the picture
+// (sim.h readClockStamp): bench/live measures glass-to-glass latency with it.
 #include <signal.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -31,6 +33,7 @@ struct SimArgs {
   std::string passwordEnv;
   std::string media;
   std::string ptz;
+  bool stampClock = false;
   // ONVIF
   bool onvif = false;
   uint16_t onvifPort = 8556;
@@ -80,6 +83,13 @@ int runSim(const SimArgs& a) {
     std::fprintf(stderr, "sim: --ptz: '%s' is not a camera number 1..%d\n", bad.c_str(), a.cameras);
     return kExitBadConfig;
   }
+  // Only live-encoded (PTZ) cameras can carry it: cached loops are encoded once, ahead of time.
+  if (a.stampClock && o.ptzCameras.empty()) {
+    std::fprintf(stderr,
+                 "sim: --stamp-clock needs --ptz (only live-encoded cameras are stamped)\n");
+    return kExitBadConfig;
+  }
+  o.stampLiveClock = a.stampClock;
   if (!a.user.empty()) {
     if (a.passwordEnv.empty()) {
       std::fprintf(stderr, "sim: --user needs --password-env VAR\n");
@@ -196,6 +206,9 @@ void addSimCommands(CLI::App& app, int& exitCode) {
   cmd->add_option("--media", args->media, "Serve this video file (looped) instead of scenes")
       ->check(CLI::ExistingFile);
   cmd->add_option("--ptz", args->ptz, "PTZ cameras, e.g. 1,3 or cam01,cam03 (encoded live)");
+  cmd->add_flag("--stamp-clock", args->stampClock,
+                "Draw the render time (Unix ms, 40 blocks across the top) into the --ptz cameras' "
+                "pictures, for glass-to-glass latency measurements");
   cmd->add_flag("--onvif", args->onvif,
                 "Also serve ONVIF (device, media, PTZ, events) and answer WS-Discovery");
   cmd->add_option("--onvif-port", args->onvifPort,

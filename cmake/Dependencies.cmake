@@ -2,7 +2,7 @@
 # public headers include only sharpeyes/core and the standard library.
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(GST REQUIRED IMPORTED_TARGET gstreamer-1.0 gstreamer-base-1.0 gstreamer-app-1.0
-                  gstreamer-video-1.0 gstreamer-rtsp-1.0 gstreamer-pbutils-1.0)
+                  gstreamer-video-1.0 gstreamer-rtp-1.0 gstreamer-rtsp-1.0 gstreamer-pbutils-1.0)
 pkg_check_modules(GST_RTSP_SERVER REQUIRED IMPORTED_TARGET gstreamer-rtsp-server-1.0)
 pkg_check_modules(LIBAV REQUIRED IMPORTED_TARGET libavformat libavcodec libavutil libswscale)
 pkg_check_modules(ZMQ REQUIRED IMPORTED_TARGET libzmq)

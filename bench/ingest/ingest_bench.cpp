@@ -5,11 +5,14 @@
 // no encoding while serving). Then, in the same run and on the same streams:
 //   1. sharpeyes IngestManager, recording only, for T seconds;
 //   2. N `ffmpeg -rtsp_transport tcp -i URL -c copy -f segment -segment_time 10` processes;
-//   3. sharpeyes again with the analytics feed (sub stream decoded to 640x360 BGR at 5 fps).
+//   3. sharpeyes recording again with rtpjitterbuffer instead of the TCP timestamper (the
+//      ingest path before it), to show what the timestamper saves;
+//   4. sharpeyes again with the analytics feed (sub stream decoded to 640x360 BGR at 5 fps).
 // Printed: CPU seconds per stream-second (getrusage of this process / wait4 of each ffmpeg),
 // RSS per camera, segments written, gaps, and the ratio ours/ffmpeg.
 //
-// Usage: ingest_bench [--cameras N] [--seconds T] [--threads K] [--no-analytics] [--workdir D]
+// Usage: ingest_bench [--cameras N] [--seconds T] [--threads K] [--no-analytics]
+//                     [--no-jitterbuffer-phase] [--workdir D]
 #include <gst/gst.h>
 #include <gst/rtsp-server/rtsp-server.h>
 #include <signal.h>
@@ -43,6 +46,7 @@ struct Args {
   int seconds = 60;
   int threads = 2;
   bool analytics = true;
+  bool jitterbufferPhase = true;  // also record with rtpjitterbuffer (the pre-timestamper path)
   std::string workdir = "var/bench-ingest";
 };
 
@@ -179,7 +183,8 @@ struct Result {
   double streamingAtEnd = 0;
 };
 
-Result runOurs(const Args& a, int port, bool analytics, const fs::path& out) {
+Result runOurs(const Args& a, int port, bool analytics, const fs::path& out,
+               bool jitterbuffer = false) {
   fs::remove_all(out);
   fs::create_directories(out);
   BenchListener listener;
@@ -197,6 +202,7 @@ Result runOurs(const Args& a, int port, bool analytics, const fs::path& out) {
     ingest::CameraConfig c;
     c.id = core::CameraId::parse("cam" + std::to_string(i)).value();
     c.main.url = "rtsp://127.0.0.1:" + std::to_string(port) + "/cam" + std::to_string(i) + "/main";
+    c.main.jitterBufferOverTcp = jitterbuffer;
     c.recording.directory = out.string();
     c.recording.segmentLength = 10s;
     c.health.stallTimeout = 5s;
@@ -287,6 +293,8 @@ int main(int argc, char** argv) {
       a.threads = std::atoi(next().c_str());
     else if (k == "--no-analytics")
       a.analytics = false;
+    else if (k == "--no-jitterbuffer-phase")
+      a.jitterbufferPhase = false;
     else if (k == "--workdir")
       a.workdir = next();
     else if (k == "--serve-only")
@@ -294,7 +302,7 @@ int main(int argc, char** argv) {
     else {
       std::fprintf(stderr,
                    "usage: ingest_bench [--cameras N] [--seconds T] [--threads K] "
-                   "[--no-analytics] [--workdir D]\n");
+                   "[--no-analytics] [--no-jitterbuffer-phase] [--workdir D]\n");
       return 2;
     }
   }
@@ -363,6 +371,12 @@ int main(int argc, char** argv) {
   port = startServer(server);
   const Result ff = runFfmpeg(a, port, work / "ffmpeg");
   stopServer(server);
+  Result withJitterbuffer;
+  if (a.jitterbufferPhase) {
+    port = startServer(server);
+    withJitterbuffer = runOurs(a, port, false, work / "ours-jitterbuffer", true);
+    stopServer(server);
+  }
   Result withAnalytics;
   if (a.analytics) {
     port = startServer(server);
@@ -378,6 +392,15 @@ int main(int argc, char** argv) {
   std::printf("%-28s %14.5f %12.2f %9zu %6s\n", "ffmpeg -c copy -f segment", ff.cpu / streamSeconds,
               ff.rssPerCamMiB, ff.segments, "-");
   std::printf("ratio sharpeyes/ffmpeg (cpu): %.3f\n", ff.cpu > 0 ? ours.cpu / ff.cpu : 0.0);
+  if (a.jitterbufferPhase) {
+    std::printf("%-28s %14.5f %12.2f %9zu %6d %6.0f/%d\n", "sharpeyes (rtpjitterbuffer)",
+                withJitterbuffer.cpu / streamSeconds, withJitterbuffer.rssPerCamMiB,
+                withJitterbuffer.segments, withJitterbuffer.gaps, withJitterbuffer.streamingAtEnd,
+                a.cameras);
+    std::printf("ratio with rtpjitterbuffer/ffmpeg (cpu): %.3f; timestamper/jitterbuffer: %.3f\n",
+                ff.cpu > 0 ? withJitterbuffer.cpu / ff.cpu : 0.0,
+                withJitterbuffer.cpu > 0 ? ours.cpu / withJitterbuffer.cpu : 0.0);
+  }
   if (a.analytics) {
     std::printf("%-28s %14.5f %12.2f %9zu %6d %6.0f/%d\n", "sharpeyes (rec + analytics)",
                 withAnalytics.cpu / streamSeconds, withAnalytics.rssPerCamMiB,

@@ -11,6 +11,7 @@
 #include <filesystem>
 
 #include "live_tap.h"
+#include "rtp_timestamper.h"
 #include "sharpeyes/core/util.h"
 
 namespace sharpeyes::ingest {
@@ -216,6 +217,8 @@ core::Result<void> Session::start() {
     g_object_set(src, "user-id", spec_.source.username.c_str(), "user-pw",
                  spec_.source.password.c_str(), nullptr);
   }
+  if (spec_.source.transport == Transport::kTcp && !spec_.source.jitterBufferOverTcp)
+    useRtpTimestamper(src);
   g_signal_connect(src, "select-stream", G_CALLBACK(selectStream), this);
   g_signal_connect(src, "pad-added", G_CALLBACK(padAdded), this);
   gst_bin_add(GST_BIN(pipeline_), src);

@@ -33,6 +33,10 @@ struct StreamSource {
   std::string username;  // empty: no auth
   std::string password;  // never logged
   Transport transport = Transport::kTcp;
+  // Over TCP, RTP arrives in order, so by default packets are timestamped from the RTP clock in
+  // the connection's own thread instead of passing through rtpjitterbuffer and its thread (a
+  // third of the recording CPU). True keeps the jitterbuffer (the benchmark's comparison).
+  bool jitterBufferOverTcp = false;
 };
 
 struct RecordingOptions {

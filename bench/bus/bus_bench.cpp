@@ -63,6 +63,12 @@ struct Samples {
     std::sort(v.begin(), v.end());
     return v[std::min(v.size() - 1, static_cast<size_t>(p * (v.size() - 1)))] / 1000.0;
   }
+  // How many samples took longer than `ms` (the tail, visible even when the p99 is noisy).
+  size_t above(double ms) {
+    std::lock_guard lock(mu);
+    return static_cast<size_t>(std::count_if(
+        us.begin(), us.end(), [&](int64_t v) { return static_cast<double>(v) > ms * 1000; }));
+  }
   void clear() {
     std::lock_guard lock(mu);
     us.clear();
@@ -324,6 +330,12 @@ int main(int argc, char** argv) {
     std::printf(
         "| %d alerts/s: end to end gateway->county (3 hops) p50 / p99 (ms) | %.2f / %.2f | | |\n",
         rate, chain.e2e.pct(0.5), chain.e2e.pct(0.99));
+    std::printf(
+        "| %d alerts/s: hops above 5 / 10 / 20 ms, gateway->village; township->county (of %zu "
+        "each) | %zu / %zu / %zu; %zu / %zu / %zu | | |\n",
+        rate, chain.hopGw.size(), chain.hopGw.above(5), chain.hopGw.above(10),
+        chain.hopGw.above(20), chain.hopTown.above(5), chain.hopTown.above(10),
+        chain.hopTown.above(20));
     std::printf("| %d alerts/s: delivered | %llu of %d%s | %llu of %d | |\n", rate,
                 static_cast<unsigned long long>(chain.countyStored - before), n,
                 all ? "" : " (INCOMPLETE)", static_cast<unsigned long long>(b.got.load()), n);

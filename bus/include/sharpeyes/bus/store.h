@@ -100,14 +100,29 @@ class CenterStore {
 // The SQLite implementation: one file holding the outbox and (for a centre) the received events.
 // WAL journal; `durable` selects synchronous=FULL (survives power loss) over NORMAL (survives a
 // process crash, which is what kill -9 tests).
+//
+// Checkpoints (copying the WAL into the database file) run on a thread of the store's own, never
+// inside a commit: they fsync, and in a commit they were the bus's latency tail. The checkpointer
+// starts after `walCheckpointPages` new WAL pages and brings the WAL back to its start once it is
+// `walRestartPages` long (4 KiB pages; the defaults keep it under 32 MiB).
 struct SqliteBusStoreOptions {
   std::string path;
   uint64_t outboxQuotaBytes = 256ull << 20;
   bool durable = false;
+  int walCheckpointPages = 512;
+  int walRestartPages = 8192;
+};
+struct WalStats {
+  uint64_t checkpoints = 0;        // passes of the checkpointer thread
+  uint64_t inlineCheckpoints = 0;  // in a commit, because the WAL reached 8x walRestartPages
+  uint64_t restarts = 0;           // times the WAL started again from its beginning
+  uint64_t pages = 0;              // WAL length after the last commit
+  uint64_t maxPages = 0;           // longest WAL seen since opening
 };
 struct SqliteBusStore {
   std::shared_ptr<Outbox> outbox;
   std::shared_ptr<CenterStore> center;
+  std::function<WalStats()> walStats;
 };
 core::Result<SqliteBusStore> openSqliteBusStore(const SqliteBusStoreOptions& options);
 

@@ -495,6 +495,12 @@ bool SimServerImpl::startFeed(Feed& f, Clock::time_point now) {
   f.t0 = now;
   f.started = true;
   f.next = 0;
+  // Frame n of this feed (scene frame n modulo the loop) is due at this wall time plus n frame
+  // durations: how a latency benchmark dates the frame in which a scripted object does something.
+  spdlog::info("sim: feed {} frame 0 due at unix_us {}", f.mount->path,
+               std::chrono::duration_cast<std::chrono::microseconds>(
+                   std::chrono::system_clock::now().time_since_epoch() - (Clock::now() - now))
+                   .count());
   return true;
 }
 

@@ -116,6 +116,7 @@ json cameraJson(const CameraInfo& c, const CameraState* s) {
             {"enabled", c.enabled},
             {"latitude", c.latitude ? json(*c.latitude) : json(nullptr)},
             {"longitude", c.longitude ? json(*c.longitude) : json(nullptr)}};
+  if (!c.origin.empty()) j["origin"] = c.origin;
   j["state"] = s ? stateJson(*s) : json(nullptr);
   return j;
 }
@@ -656,6 +657,24 @@ void ApiService::Impl::registerAll(HttpServer& s, std::vector<core::Error>* erro
     return jsonResponse(stateJson(it->second));
   });
   auto specFrom = [this](Ctx& c, const json& b, const std::string& idText) {
+    // Unknown fields are refused, as unknown keys in the config file are.
+    static const std::set<std::string> kSettings = {"transport", "recording", "health", "feed",
+                                                    "analytics", "retention", "onvif"};
+    static const std::set<std::string> kFields = {
+        "id",       "name",     "division", "main_url", "sub_url", "credential_ref",
+        "username", "password", "ptz",      "enabled"};
+    json settings = json::object();
+    for (const auto& [key, value] : b.items()) {
+      if (kSettings.count(key)) {
+        settings[key] = value;
+      } else if (!kFields.count(key)) {
+        fail(400, "bad_request",
+             "unknown field '" + key +
+                 "' (known: id, name, division, main_url, sub_url, credential_ref, username, "
+                 "password, ptz, enabled, transport, recording, health, feed, analytics, "
+                 "retention, onvif)");
+      }
+    }
     CameraSpec spec;
     spec.id = cameraParam(idText);
     spec.name = strField(b, "name");
@@ -663,15 +682,23 @@ void ApiService::Impl::registerAll(HttpServer& s, std::vector<core::Error>* erro
     if (!d) fail(400, "bad_request", "division: " + d.error().message);
     spec.division = *d;
     requireDivision(c, spec.division, "division " + spec.division.str());
-    spec.mainUrl = strField(b, "main_url", true);
+    spec.mainUrl = strField(b, "main_url", !settings.contains("onvif"));
     spec.subUrl = strField(b, "sub_url");
     spec.credentialRef = strField(b, "credential_ref");
-    if (spec.mainUrl.find('@') != std::string::npos) {
+    spec.username = strField(b, "username");
+    spec.password = strField(b, "password");
+    if (spec.mainUrl.find('@') != std::string::npos || spec.subUrl.find('@') != std::string::npos) {
       fail(400, "bad_request",
-           "put credentials in credential_ref (env:NAME or file:/path), not in the URL");
+           "put credentials in username with password or credential_ref (env:NAME or "
+           "file:/path), not in the URL");
+    }
+    for (const char* key : {"ptz", "enabled"}) {
+      if (b.contains(key) && !b[key].is_boolean())
+        fail(400, "bad_request", std::string("field '") + key + "' must be true or false");
     }
     spec.ptz = b.value("ptz", false);
     spec.enabled = b.value("enabled", true);
+    if (!settings.empty()) spec.settingsJson = settings.dump();
     return spec;
   };
   add("POST", "/api/cameras", P::kManageCameras, [this, specFrom](Ctx& c) {

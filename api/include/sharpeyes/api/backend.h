@@ -36,6 +36,9 @@ struct CameraInfo {
   bool enabled = true;
   std::optional<double> latitude;
   std::optional<double> longitude;
+  // Where the camera is defined: "config" (the gateway's config file; edited there) or "api"
+  // (added through the API; editable through it). "" when the Backend does not say.
+  std::string origin;
 };
 
 // Health as ingest sees it. state: "connecting" | "streaming" | "stalled" | "reconnecting" |
@@ -55,16 +58,22 @@ struct CameraState {
   std::optional<core::WallTime> tamperedSince;
 };
 
-// Add/edit. Credentials are references (env:NAME or file:/path), never the secret itself.
+// Add/edit. Credentials are a reference (env:NAME or file:/path) or a password that the Backend
+// keeps in a private file; neither is ever returned nor logged.
 struct CameraSpec {
   core::CameraId id;
   std::string name;
   core::DivisionCode division;
-  std::string mainUrl;
+  std::string mainUrl;  // "" when `settingsJson` names an ONVIF device instead
   std::string subUrl;
   std::string credentialRef;
+  std::string username;  // the camera login, with credentialRef or password
+  std::string password;  // secret: write-only
   bool ptz = false;
   bool enabled = true;
+  // The camera's other settings as a JSON object in the config file's camera format (keys
+  // transport, recording, health, feed, analytics, retention, onvif); "" when none were given.
+  std::string settingsJson;
 };
 
 // PTZ: continuous move (speeds -1..1) until stop, or go to a preset.

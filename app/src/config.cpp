@@ -198,6 +198,37 @@ CameraEntry readCamera(const YamlMap& cam, const Defaults& d, const GatewayConfi
   return e;
 }
 
+// `defaults:` of the config file (kept in GatewayConfig so that cameras added later through the
+// API get the same defaults as the file's own).
+Defaults readDefaults(const GatewayConfig& cfg) {
+  Defaults d;
+  if (!cfg.defaults.IsDefined() || cfg.defaults.IsNull()) return d;
+  const YamlMap defaults(cfg.defaults, cfg.file, "defaults");
+  defaults.allowOnly({"transport", "recording", "health", "feed", "analytics"});
+  d.transport = readTransport(defaults, d.transport);
+  if (auto r = defaults.optionalMap("recording")) readRecording(*r, d.recording);
+  if (auto h = defaults.optionalMap("health")) readHealth(*h, d.health);
+  if (auto f = defaults.optionalMap("feed")) readFeed(*f, d.feed);
+  return d;
+}
+
+// One camera with its analytics, as the config file and the API both give it.
+CameraEntry readFullCamera(const YamlMap& cam, const Defaults& d, const GatewayConfig& cfg) {
+  auto entry = readCamera(cam, d, cfg, cfg.recordingDir());
+  // The analytics section is read here so that a bad rule fails at start with its line.
+  auto ac = readCameraAnalytics(entry.analytics, cam.file(), cam.childPath("analytics"),
+                                entry.ingest.id, entry.ingest.division, cfg.analyticsDefaults);
+  if (ac.enabled && !ac.rules.empty()) {
+    // Rules that look at pictures need the decoded feed; signal loss alone does not.
+    const bool needsFrames = std::any_of(ac.rules.begin(), ac.rules.end(), [](const auto& r) {
+      return r.enabled && r.type != analytics::RuleType::kSignalLoss;
+    });
+    if (needsFrames && !cam.optionalMap("feed").has_value()) entry.ingest.analytics.enabled = true;
+    entry.analyticsConfig = std::move(ac);
+  }
+  return entry;
+}
+
 GatewayConfig parseRoot(const YAML::Node& root, const std::string& file) {
   const YamlMap top(root, file, "");
   top.allowOnly({"gateway", "defaults", "cameras", "bus", "storage", "api"});
@@ -221,35 +252,19 @@ GatewayConfig parseRoot(const YAML::Node& root, const std::string& file) {
     cfg.http.port = static_cast<uint16_t>(http->getInt("port", cfg.http.port, 0, 65535));
   }
 
-  Defaults d;
-  if (auto defaults = top.optionalMap("defaults")) {
-    defaults->allowOnly({"transport", "recording", "health", "feed", "analytics"});
-    d.transport = readTransport(*defaults, d.transport);
-    if (auto r = defaults->optionalMap("recording")) readRecording(*r, d.recording);
-    if (auto h = defaults->optionalMap("health")) readHealth(*h, d.health);
-    if (auto f = defaults->optionalMap("feed")) readFeed(*f, d.feed);
-    if (defaults->has("analytics")) cfg.analyticsDefaults = defaults->node("analytics");
+  if (top.has("defaults")) cfg.defaults = top.node("defaults");
+  const Defaults d = readDefaults(cfg);
+  if (auto defaults = top.optionalMap("defaults"); defaults && defaults->has("analytics")) {
+    cfg.analyticsDefaults = defaults->node("analytics");
   }
 
   const auto cams = top.sequence("cameras");
   std::set<std::string> ids;
   for (size_t i = 0; i < cams.size(); ++i) {
     const YamlMap cam(cams[i], file, "cameras[" + std::to_string(i) + "]");
-    auto entry = readCamera(cam, d, cfg, cfg.recordingDir());
+    auto entry = readFullCamera(cam, d, cfg);
     if (!ids.insert(entry.ingest.id.str()).second) {
       cam.fail("id", "duplicate camera id '" + entry.ingest.id.str() + "'");
-    }
-    // The analytics section is read here so that a bad rule fails at start with its line.
-    auto ac = readCameraAnalytics(entry.analytics, file, cam.childPath("analytics"),
-                                  entry.ingest.id, entry.ingest.division, cfg.analyticsDefaults);
-    if (ac.enabled && !ac.rules.empty()) {
-      // Rules that look at pictures need the decoded feed; signal loss alone does not.
-      const bool needsFrames = std::any_of(ac.rules.begin(), ac.rules.end(), [](const auto& r) {
-        return r.enabled && r.type != analytics::RuleType::kSignalLoss;
-      });
-      if (needsFrames && !cam.optionalMap("feed").has_value())
-        entry.ingest.analytics.enabled = true;
-      entry.analyticsConfig = std::move(ac);
     }
     cfg.cameras.push_back(std::move(entry));
   }
@@ -271,6 +286,13 @@ GatewayConfig parseGatewayConfig(const std::string& text, const std::string& fil
                       std::to_string(e.mark.column + 1) + ": YAML syntax error: " + e.msg);
   }
   return parseRoot(root, file);
+}
+
+CameraEntry parseCameraEntry(const YAML::Node& node, const GatewayConfig& gateway,
+                             const std::string& file, const std::string& path) {
+  const Defaults d = readDefaults(gateway);
+  const YamlMap cam(node, file, path);
+  return readFullCamera(cam, d, gateway);
 }
 
 GatewayConfig loadGatewayConfig(const std::string& path) {

@@ -36,6 +36,9 @@ struct CameraEntry {
   // Recordings older than this are deleted by retention (0: the storage default applies).
   core::Duration retention{0};
   bool ptz = false;  // offer PTZ controls (ONVIF cameras: from the device's PTZ service)
+  // Added through the HTTP API (kept in <data_dir>/cameras.api.yaml), not from the config file.
+  bool fromApi = false;
+  YAML::Node source;  // the camera's YAML as given (what the API file stores)
 };
 
 struct HttpConfig {
@@ -76,6 +79,7 @@ struct GatewayConfig {
   std::optional<bus::PublisherConfig> busConfig;  // parsed from `bus` at load
   StorageSettings storage;
   ApiSettings api;
+  YAML::Node defaults;  // the `defaults:` section as given (cameras added later use it too)
   YAML::Node analyticsDefaults;
 
   std::string recordingDir() const { return dataDir + "/recordings"; }
@@ -84,6 +88,9 @@ struct GatewayConfig {
   std::string usersPath() const {
     return api.usersFile.empty() ? dataDir + "/users.json" : api.usersFile;
   }
+  // Cameras added through the HTTP API, in the config file's camera format.
+  std::string apiCamerasPath() const { return dataDir + "/cameras.api.yaml"; }
+  std::string secretsDir() const { return dataDir + "/secrets"; }
   std::string signingKeyPath() const {
     return storage.signingKey.empty() ? dataDir + "/keys/evidence.pem" : storage.signingKey;
   }
@@ -93,5 +100,10 @@ struct GatewayConfig {
 GatewayConfig loadGatewayConfig(const std::string& path);
 // The same from text (for tests); `file` names it in messages.
 GatewayConfig parseGatewayConfig(const std::string& text, const std::string& file);
+// One camera as an element of `cameras:` is read (same keys, same checks, the gateway's defaults
+// and division), for cameras added after start. Does not check for duplicate ids. Throws
+// ConfigError naming `file` and `path` (e.g. "cameras[2]").
+CameraEntry parseCameraEntry(const YAML::Node& node, const GatewayConfig& gateway,
+                             const std::string& file, const std::string& path);
 
 }  // namespace sharpeyes::app

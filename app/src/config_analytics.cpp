@@ -304,13 +304,13 @@ analytics::CameraAnalyticsConfig readCameraAnalytics(
   if (defaults.IsDefined() && !defaults.IsNull()) {
     readSection(YamlMap(defaults, file, defaultsPath), c, sources);
   }
-  YAML::Node where = defaults;
-  std::string wherePath = defaultsPath;
-  if (section.IsDefined() && !section.IsNull()) {
-    readSection(YamlMap(section, file, path), c, sources);
-    where = section;
-    wherePath = path;
-  }
+  // A reference, not a YAML::Node assigned later: assigning to a Node that shares the defaults'
+  // node would make the defaults themselves point at this camera's section (yaml-cpp's Node
+  // assignment writes through), and every later camera would inherit it.
+  const bool own = section.IsDefined() && !section.IsNull();
+  if (own) readSection(YamlMap(section, file, path), c, sources);
+  const YAML::Node& where = own ? section : defaults;
+  const std::string& wherePath = own ? path : defaultsPath;
   for (const an::RuleConfig& r : c.rules) {
     if (r.zone.empty()) continue;
     const bool known = std::any_of(c.zones.begin(), c.zones.end(),

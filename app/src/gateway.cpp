@@ -6,8 +6,10 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "gateway_backend.h"
+#include "gateway_cameras.h"
 #include "sharpeyes/analytics/engine.h"
 #include "sharpeyes/api/api_service.h"
 #include "sharpeyes/api/auth.h"
@@ -89,7 +91,7 @@ void JobThread::run() {
 // ---- Gateway ----------------------------------------------------------------------------------
 
 struct Gateway::OnvifCamera {
-  const CameraEntry* entry = nullptr;
+  CameraPtr entry;
   std::optional<onvif::ResolvedStreams> streams;
   bool added = false;      // handed to ingest
   bool resolving = false;  // a resolve is in flight or scheduled
@@ -168,6 +170,8 @@ core::Result<void> Gateway::start() {
       return core::makeError(core::ErrorCode::kIo, "cannot create " + dir + ": " + ec.message());
   }
   recordingRoot_ = fs::absolute(config_.recordingDir()).string();
+  secretsDir_ = fs::absolute(config_.secretsDir()).lexically_normal().string();
+  if (auto r = loadCameras(); !r) return r;
   if (auto r = openStores(); !r) return r;
   if (auto r = ensureSigningKey(); !r) return r;
 
@@ -194,13 +198,6 @@ core::Result<void> Gateway::start() {
   ao.snapshotRoot = fs::absolute(config_.dataDir).string();
   analytics_ =
       std::make_unique<analytics::Engine>(ao, [this](const core::Event& e) { onEvent(e); });
-  for (const auto& cam : config_.cameras) {
-    if (!cam.enabled || !cam.analyticsConfig) continue;
-    if (auto r = analytics_->addCamera(*cam.analyticsConfig); !r) {
-      spdlog::error("camera {}: analytics not started: {}", cam.ingest.id.str(),
-                    r.error().describe());
-    }
-  }
 
   ingest::IngestOptions io;
   io.threads = config_.ingestThreads;
@@ -211,15 +208,16 @@ core::Result<void> Gateway::start() {
   return core::okResult();
 }
 
-void Gateway::startRetention() {
+storage::RetentionOptions Gateway::retentionOptions(const CameraList& cameras) {
   storage::RetentionOptions opts;
   opts.root = recordingRoot_;
   opts.policy.defaultMaxAge = config_.storage.retention;
   opts.policy.quotaBytes = config_.storage.quotaBytes;
   opts.policy.highWatermark = config_.storage.highWatermark;
   opts.policy.lowWatermark = config_.storage.lowWatermark;
-  for (const auto& cam : config_.cameras) {
-    if (cam.retention.count() > 0) opts.policy.maxAge[cam.ingest.id] = cam.retention;
+  // A removed camera's own limit goes with it: its recordings follow the default from then on.
+  for (const auto& cam : cameras) {
+    if (cam->retention.count() > 0) opts.policy.maxAge[cam->ingest.id] = cam->retention;
   }
   opts.onStorageFull = [this](const storage::StorageFullAlert& a) {
     spdlog::error("storage: full ({} of {} bytes): {}", a.used, a.capacity, a.reason);
@@ -230,7 +228,27 @@ void Gateway::startRetention() {
                          {"capacity_bytes", std::to_string(a.capacity)}});
     }
   };
-  auto retention = storage::Retention::create(opts, *index_, cases_.get());
+  return opts;
+}
+
+// After a camera change: the per-camera limits are rebuilt on the job thread, where the sweeps
+// run, so a sweep never sees the policy change under it.
+void Gateway::rebuildRetention() {
+  jobs_.schedule(JobThread::Clock::now(), [this] {
+    if (stopped_ || !retention_) return;
+    auto retention =
+        storage::Retention::create(retentionOptions(*cameraList()), *index_, cases_.get());
+    if (!retention) {
+      spdlog::error("retention: policy not updated: {}", retention.error().describe());
+      return;
+    }
+    retention_ = std::move(retention.value());
+  });
+}
+
+void Gateway::startRetention() {
+  auto retention =
+      storage::Retention::create(retentionOptions(*cameraList()), *index_, cases_.get());
   if (!retention) {
     spdlog::error("retention: not started: {}", retention.error().describe());
     return;
@@ -335,9 +353,12 @@ core::Result<void> Gateway::startApi() {
   hooks.states = [this] { return cameraStates(); };
   hooks.ptz = [this](const core::CameraId& id, const api::PtzCommand& cmd) { return ptz(id, cmd); };
   hooks.division = [this](const core::CameraId& id) -> std::optional<core::DivisionCode> {
-    if (const auto* c = findCamera(id)) return c->ingest.division;
+    if (const auto c = findCamera(id)) return c->ingest.division;
     return std::nullopt;
   };
+  hooks.addCamera = [this](const api::CameraSpec& spec) { return addApiCamera(spec); };
+  hooks.updateCamera = [this](const api::CameraSpec& spec) { return updateApiCamera(spec); };
+  hooks.removeCamera = [this](const core::CameraId& id) { return removeApiCamera(id); };
   backend_ = std::make_unique<GatewayBackend>(stores, paths, std::move(hooks));
 
   api::ApiOptions ao;
@@ -382,78 +403,118 @@ core::Result<void> Gateway::startApi() {
 }
 
 void Gateway::startCameras() {
-  bool anyOnvif = false;
-  for (const auto& cam : config_.cameras) {
-    if (!cam.enabled) {
-      spdlog::info("camera {}: disabled in the config", cam.ingest.id.str());
-      continue;
-    }
-    if (cam.onvif) {
-      anyOnvif = true;
-      continue;
-    }
-    if (auto r = ingest_->addCamera(cam.ingest); !r) {
-      // One bad camera never stops the others.
-      spdlog::error("camera {}: not started: {}", cam.ingest.id.str(), r.error().describe());
-    } else {
-      spdlog::info("camera {}: {} ({}) main {}", cam.ingest.id.str(), cam.ingest.name,
-                   cam.ingest.division.str(), core::redactUrl(cam.ingest.main.url));
+  // Always there: a camera added through the API may be an ONVIF one.
+  onvif_ = std::make_unique<onvif::OnvifRuntime>(2);
+  std::lock_guard manage(manageMu_);
+  for (const auto& cam : *cameraList()) startCamera(cam);
+}
+
+// manageMu_ held (or start, before any change can come).
+void Gateway::startCamera(const CameraPtr& cam) {
+  const auto id = cam->ingest.id.str();
+  if (!cam->enabled) {
+    spdlog::info("camera {}: disabled{}", id, cam->fromApi ? "" : " in the config");
+    return;
+  }
+  if (cam->analyticsConfig) {
+    if (auto r = analytics_->addCamera(*cam->analyticsConfig); !r) {
+      spdlog::error("camera {}: analytics not started: {}", id, r.error().describe());
     }
   }
-  if (!anyOnvif) return;
-  onvif_ = std::make_unique<onvif::OnvifRuntime>(2);
-  for (const auto& cam : config_.cameras) {
-    if (!cam.enabled || !cam.onvif) continue;
-    auto oc = std::make_unique<OnvifCamera>();
-    oc->entry = &cam;
+  if (cam->onvif) {
+    auto oc = std::make_shared<OnvifCamera>();
+    oc->entry = cam;
     {
       std::lock_guard lock(mu_);
-      onvifCameras_[cam.ingest.id.str()] = std::move(oc);
+      onvifCameras_[id] = std::move(oc);
     }
-    spdlog::info("camera {}: {} ({}) resolving streams through ONVIF at {}", cam.ingest.id.str(),
-                 cam.ingest.name, cam.ingest.division.str(), cam.onvif->address);
-    resolveOnvif(cam.ingest.id.str(), false);
-
-    // The camera's own events (motion, tamper) join ours.
-    onvif::EventSource src;
-    src.camera = cam.ingest.id;
-    src.division = cam.ingest.division;
-    src.address = cam.onvif->address;
-    src.credentials = {cam.onvif->username, cam.onvif->password};
-    const auto id = cam.ingest.id.str();
-    const uint64_t watch = onvif_->watchEvents(
-        src, [this](const core::Event& e) { onEvent(e); },
-        [id](onvif::WatchState st, const std::string& detail) {
-          const auto level =
-              st == onvif::WatchState::kRetrying ? spdlog::level::warn : spdlog::level::info;
-          spdlog::log(level, "camera {}: ONVIF events {}{}{}", id, onvif::toString(st),
-                      detail.empty() ? "" : ": ", detail);
-        });
-    std::lock_guard lock(mu_);
-    onvifCameras_[id]->watch = watch;
+    spdlog::info("camera {}: {} ({}) resolving streams through ONVIF at {}", id, cam->ingest.name,
+                 cam->ingest.division.str(), core::redactUrl(cam->onvif->address));
+    resolveOnvif(id, false);
+    watchOnvifEvents(cam);
+    return;
   }
+  if (auto r = ingest_->addCamera(cam->ingest); !r) {
+    // One bad camera never stops the others.
+    spdlog::error("camera {}: not started: {}", id, r.error().describe());
+  } else {
+    spdlog::info("camera {}: {} ({}) main {}", id, cam->ingest.name, cam->ingest.division.str(),
+                 core::redactUrl(cam->ingest.main.url));
+  }
+}
+
+// The camera's own events (motion, tamper) join ours. manageMu_ held.
+void Gateway::watchOnvifEvents(const CameraPtr& cam) {
+  onvif::EventSource src;
+  src.camera = cam->ingest.id;
+  src.division = cam->ingest.division;
+  src.address = cam->onvif->address;
+  src.credentials = {cam->onvif->username, cam->onvif->password};
+  const auto id = cam->ingest.id.str();
+  const uint64_t watch = onvif_->watchEvents(
+      src, [this](const core::Event& e) { onEvent(e); },
+      [id](onvif::WatchState st, const std::string& detail) {
+        const auto level =
+            st == onvif::WatchState::kRetrying ? spdlog::level::warn : spdlog::level::info;
+        spdlog::log(level, "camera {}: ONVIF events {}{}{}", id, onvif::toString(st),
+                    detail.empty() ? "" : ": ", detail);
+      });
+  std::lock_guard lock(mu_);
+  onvifCameras_.at(id)->watch = watch;
+}
+
+// manageMu_ held. Stops what startCamera started; recordings already made stay in the index.
+void Gateway::stopCamera(const CameraPtr& cam) {
+  const auto& id = cam->ingest.id;
+  uint64_t watch = 0;
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = onvifCameras_.find(id.str()); it != onvifCameras_.end()) {
+      watch = it->second->watch;
+      onvifCameras_.erase(it);  // a resolve in flight finds it gone and does nothing
+    }
+  }
+  if (watch != 0) onvif_->unwatch(watch);
+  // Not ingested (disabled, ONVIF not resolved yet) is not an error here.
+  if (auto r = ingest_->removeCamera(id); !r && r.error().code != core::ErrorCode::kNotFound) {
+    spdlog::warn("camera {}: not removed from ingest: {}", id.str(), r.error().describe());
+  }
+  // Ends the camera's open events (their end phase is stored and clipped as usual).
+  if (cam->analyticsConfig) analytics_->removeCamera(id);
+  live_->endStream(id, api::StreamKind::kMain);
+  live_->endStream(id, api::StreamKind::kSub);
+  std::lock_guard lock(mu_);
+  tampered_.erase(id.str());
+  liveDemand_.erase(id.str());
+  lastMainInit_.erase(id.str());
 }
 
 // Resolves an ONVIF camera's stream URIs on an ONVIF worker, then adds the camera to ingest (or
 // replaces its URLs). Failures retry with back-off on the job thread; the camera reads
 // "connecting" with the reason meanwhile.
 void Gateway::resolveOnvif(const std::string& id, bool restart) {
-  const CameraEntry* entry = nullptr;
+  std::shared_ptr<OnvifCamera> self;
   {
     std::lock_guard lock(mu_);
     auto it = onvifCameras_.find(id);
     if (it == onvifCameras_.end() || it->second->resolving) return;
     it->second->resolving = true;
-    entry = it->second->entry;
+    self = it->second;
   }
+  const CameraPtr entry = self->entry;
   // The timeout bounds the whole resolution (waiting for a worker included), so a silent device
   // retries on schedule instead of holding a worker.
   onvif_->resolveStreams(
       entry->onvif->address, {entry->onvif->username, entry->onvif->password}, {}, 20s,
-      [this, id, entry, restart](core::Result<onvif::ResolvedStreams> r) {
+      [this, id, self, entry, restart](core::Result<onvif::ResolvedStreams> r) {
+        if (stopped_) return;
+        // Handing the camera to ingest must not interleave with its removal or edit.
+        std::lock_guard manage(manageMu_);
         if (stopped_) return;
         std::unique_lock lock(mu_);
-        auto& oc = *onvifCameras_.at(id);
+        auto it = onvifCameras_.find(id);
+        if (it == onvifCameras_.end() || it->second != self) return;  // removed or replaced
+        auto& oc = *self;
         oc.resolving = false;
         if (!r) {
           oc.failures++;
@@ -505,7 +566,7 @@ void Gateway::resolveOnvif(const std::string& id, bool restart) {
 // On an HTTP I/O thread (the hub's demand callback); setLive returns at once.
 void Gateway::onLiveDemand(const core::CameraId& cam, bool sub, bool wanted) {
   if (!ingest_ || stopped_) return;
-  const auto* entry = findCamera(cam);
+  const auto entry = findCamera(cam);
   bool hasSub = entry && entry->ingest.sub.has_value();
   if (entry && entry->onvif) {
     std::lock_guard lock(mu_);
@@ -544,13 +605,13 @@ void Gateway::onLiveDemand(const core::CameraId& cam, bool sub, bool wanted) {
 }
 
 core::Result<void> Gateway::ptz(const core::CameraId& id, const api::PtzCommand& cmd) {
-  OnvifCamera* oc = nullptr;
+  std::shared_ptr<OnvifCamera> oc;
   std::optional<onvif::ResolvedStreams> streams;
   {
     std::lock_guard lock(mu_);
     auto it = onvifCameras_.find(id.str());
     if (it != onvifCameras_.end()) {
-      oc = it->second.get();
+      oc = it->second;
       streams = oc->streams;
     }
   }
@@ -597,6 +658,8 @@ core::Result<void> Gateway::ptz(const core::CameraId& id, const api::PtzCommand&
 
 void Gateway::stop() {
   if (stopped_.exchange(true)) return;
+  // A camera change in progress finishes first; later ones see stopped_ and do nothing.
+  { std::lock_guard barrier(manageMu_); }
   // Analytics first, so that every open event gets its end before the cameras go away.
   if (analytics_) analytics_->stop();
   if (ingest_) ingest_->stop();
@@ -615,9 +678,15 @@ uint16_t Gateway::httpPort() const {
   return http_ ? http_->port() : 0;
 }
 
-const CameraEntry* Gateway::findCamera(const core::CameraId& id) const {
-  for (const auto& c : config_.cameras) {
-    if (c.ingest.id == id) return &c;
+std::shared_ptr<const Gateway::CameraList> Gateway::cameraList() const {
+  std::lock_guard lock(camerasMu_);
+  return cameras_;
+}
+
+Gateway::CameraPtr Gateway::findCamera(const core::CameraId& id) const {
+  const auto list = cameraList();
+  for (const auto& c : *list) {
+    if (c->ingest.id == id) return c;
   }
   return nullptr;
 }
@@ -786,7 +855,7 @@ void Gateway::raiseGatewayEvent(core::EventType type, const std::string& rule, i
 // holding clipEnd closes at most one segment length later.
 void Gateway::scheduleEventClip(const core::Event& e) {
   if (!config_.storage.eventClips || e.severity < config_.storage.minClipSeverity) return;
-  const auto* cam = findCamera(e.camera);
+  const auto cam = findCamera(e.camera);
   if (!cam || !cam->ingest.recording.enabled) return;  // gateway events have no video
   if (e.clipEnd <= e.clipStart) return;
   const auto now = core::processClock().now();
@@ -809,8 +878,9 @@ void Gateway::cutEventClip(const core::Event& e, int attempt) {
   auto clip = storage::exportClip(*index_, recordingRoot_, req);
   if (!clip) {
     // The last segment may still be on its way to the index (a slow disk): one more try.
-    if (attempt == 0 && clip.error().code == core::ErrorCode::kNotFound) {
-      const auto seg = findCamera(e.camera)->ingest.recording.segmentLength;
+    const auto cam = findCamera(e.camera);  // null: removed meanwhile
+    if (attempt == 0 && clip.error().code == core::ErrorCode::kNotFound && cam) {
+      const auto seg = cam->ingest.recording.segmentLength;
       jobs_.schedule(
           JobThread::Clock::now() + std::chrono::duration_cast<std::chrono::milliseconds>(seg),
           [this, e] { cutEventClip(e, 1); });
@@ -848,43 +918,217 @@ void Gateway::cutEventClip(const core::Event& e, int attempt) {
   }
 }
 
+// ---- cameras added, edited and removed through the API ------------------------------------
+
+core::Result<void> Gateway::loadCameras() {
+  CameraList list;
+  std::set<std::string> ids;
+  for (auto& cam : config_.cameras) {
+    ids.insert(cam.ingest.id.str());
+    list.push_back(std::make_shared<const CameraEntry>(std::move(cam)));
+  }
+  // From here on cameras_ is the only list; config_ is read-only and holds none.
+  config_.cameras.clear();
+  const size_t fromConfig = list.size();
+  ApiCameraFile file(config_.apiCamerasPath());
+  auto nodes = file.load();
+  if (!nodes) return nodes.error();
+  for (size_t i = 0; i < nodes->size(); ++i) {
+    const YAML::Node& node = (*nodes)[i];
+    CameraEntry entry;
+    try {
+      entry = parseCameraEntry(node, config_, file.path(), "cameras[" + std::to_string(i) + "]");
+    } catch (const ConfigError& e) {
+      return core::makeError(core::ErrorCode::kInvalidArgument, e.what());
+    }
+    if (!ids.insert(entry.ingest.id.str()).second) {
+      // The config file is authoritative; the API's copy is kept in its file, unused.
+      spdlog::warn("camera {}: defined in {} and in {}; the config file's is used",
+                   entry.ingest.id.str(), config_.file, file.path());
+      shadowedApiCameras_.push_back(node);
+      continue;
+    }
+    entry.fromApi = true;
+    entry.source = node;
+    list.push_back(std::make_shared<const CameraEntry>(std::move(entry)));
+  }
+  spdlog::info("cameras: {} from {}, {} added through the API ({})", fromConfig, config_.file,
+               list.size() - fromConfig, file.path());
+  publishCameras(std::move(list));
+  return core::okResult();
+}
+
+void Gateway::publishCameras(CameraList cameras) {
+  auto next = std::make_shared<const CameraList>(std::move(cameras));
+  std::lock_guard lock(camerasMu_);
+  cameras_ = std::move(next);
+}
+
+// manageMu_ held (yaml-cpp nodes are not safe to read from two threads at once).
+core::Result<Gateway::CameraPtr> Gateway::validateApiCamera(const YAML::Node& yaml) const {
+  try {
+    // "request" and no path: messages read "request: division: ..." (apiFieldMessage).
+    auto entry = parseCameraEntry(yaml, config_, "request", "");
+    entry.fromApi = true;
+    entry.source = yaml;
+    return std::make_shared<const CameraEntry>(std::move(entry));
+  } catch (const ConfigError& e) {
+    return core::makeError(core::ErrorCode::kInvalidArgument, apiFieldMessage(e.what()));
+  } catch (const YAML::Exception& e) {
+    return core::makeError(core::ErrorCode::kInvalidArgument, e.what());
+  }
+}
+
+// manageMu_ held.
+core::Result<void> Gateway::saveApiCameras(const CameraList& cameras) {
+  std::vector<YAML::Node> nodes;
+  for (const auto& cam : cameras) {
+    // Clones: building the document must not merge the live entries' YAML memory into it.
+    if (cam->fromApi) nodes.push_back(YAML::Clone(cam->source));
+  }
+  for (const auto& node : shadowedApiCameras_) nodes.push_back(YAML::Clone(node));
+  return ApiCameraFile(config_.apiCamerasPath()).save(nodes);
+}
+
+namespace {
+
+core::Error definedInConfig(const core::CameraId& id, const std::string& file) {
+  return core::makeError(core::ErrorCode::kAlreadyExists,
+                         "camera " + id.str() + " is defined in " + file + "; edit the file");
+}
+
+void removeFile(const std::string& path) {
+  if (path.empty()) return;
+  std::error_code ec;
+  fs::remove(path, ec);
+}
+
+}  // namespace
+
+core::Result<api::CameraInfo> Gateway::addApiCamera(const api::CameraSpec& spec) {
+  std::lock_guard manage(manageMu_);
+  if (stopped_) return core::makeError(core::ErrorCode::kUnavailable, "the gateway is stopping");
+  const auto list = cameraList();
+  if (const auto existing = findCamera(spec.id)) {
+    if (!existing->fromApi) return definedInConfig(spec.id, config_.file);
+    return core::makeError(core::ErrorCode::kAlreadyExists,
+                           "camera " + spec.id.str() + " already exists");
+  }
+  auto prepared = prepareCamera(spec, nullptr, secretsDir_);
+  if (!prepared) return prepared.error();
+  auto cam = validateApiCamera(prepared->yaml);
+  if (!cam) {
+    removeFile(prepared->newSecretFile);
+    return cam.error();
+  }
+  CameraList next = *list;
+  next.push_back(*cam);
+  // Durable first: a camera the API confirmed is there after a restart.
+  if (auto r = saveApiCameras(next); !r) {
+    removeFile(prepared->newSecretFile);
+    return r.error();
+  }
+  publishCameras(std::move(next));
+  spdlog::info("camera {}: added through the API", spec.id.str());
+  startCamera(*cam);
+  rebuildRetention();
+  std::lock_guard lock(mu_);
+  return cameraInfoLocked(**cam);
+}
+
+core::Result<api::CameraInfo> Gateway::updateApiCamera(const api::CameraSpec& spec) {
+  std::lock_guard manage(manageMu_);
+  if (stopped_) return core::makeError(core::ErrorCode::kUnavailable, "the gateway is stopping");
+  const auto list = cameraList();
+  const auto old = findCamera(spec.id);
+  if (!old) return core::makeError(core::ErrorCode::kNotFound, "no camera " + spec.id.str());
+  if (!old->fromApi) return definedInConfig(spec.id, config_.file);
+  auto prepared = prepareCamera(spec, &old->source, secretsDir_);
+  if (!prepared) return prepared.error();
+  auto cam = validateApiCamera(prepared->yaml);
+  if (!cam) {
+    removeFile(prepared->newSecretFile);
+    return cam.error();
+  }
+  CameraList next = *list;
+  std::replace(next.begin(), next.end(), old, *cam);
+  if (auto r = saveApiCameras(next); !r) {
+    removeFile(prepared->newSecretFile);
+    return r.error();
+  }
+  publishCameras(std::move(next));
+  spdlog::info("camera {}: changed through the API; restarting it", spec.id.str());
+  stopCamera(old);
+  startCamera(*cam);
+  const auto oldSecret = ownedSecretFile(old->source, secretsDir_);
+  if (oldSecret != ownedSecretFile((*cam)->source, secretsDir_)) removeFile(oldSecret);
+  rebuildRetention();
+  std::lock_guard lock(mu_);
+  return cameraInfoLocked(**cam);
+}
+
+core::Result<void> Gateway::removeApiCamera(const core::CameraId& id) {
+  std::lock_guard manage(manageMu_);
+  if (stopped_) return core::makeError(core::ErrorCode::kUnavailable, "the gateway is stopping");
+  const auto list = cameraList();
+  const auto old = findCamera(id);
+  if (!old) return core::makeError(core::ErrorCode::kNotFound, "no camera " + id.str());
+  if (!old->fromApi) return definedInConfig(id, config_.file);
+  CameraList next = *list;
+  std::erase(next, old);
+  if (auto r = saveApiCameras(next); !r) return r.error();
+  publishCameras(std::move(next));
+  spdlog::info("camera {}: removed through the API; its recordings stay until retention", id.str());
+  stopCamera(old);
+  removeFile(ownedSecretFile(old->source, secretsDir_));
+  rebuildRetention();
+  return core::okResult();
+}
+
 // ---- camera views for the API -----------------------------------------------------------------
 
 std::vector<api::CameraInfo> Gateway::cameraInfos() const {
+  const auto list = cameraList();
   std::vector<api::CameraInfo> out;
+  out.reserve(list->size());
   std::lock_guard lock(mu_);
-  for (const auto& cam : config_.cameras) {
-    api::CameraInfo c;
-    c.id = cam.ingest.id;
-    c.name = cam.ingest.name;
-    c.division = cam.ingest.division;
-    c.enabled = cam.enabled;
-    c.ptz = cam.ptz;
-    if (cam.onvif) {
-      auto it = onvifCameras_.find(cam.ingest.id.str());
-      if (it != onvifCameras_.end() && it->second->streams) {
-        const auto& s = *it->second->streams;
-        c.mainUrl = core::redactUrl(s.mainUri);
-        c.hasSubStream = !s.subUri.empty() && s.subUri != s.mainUri;
-        if (c.hasSubStream) c.subUrl = core::redactUrl(s.subUri);
-      } else {
-        c.mainUrl = core::redactUrl(cam.onvif->address);
-      }
-    } else {
-      c.mainUrl = core::redactUrl(cam.ingest.main.url);
-      c.hasSubStream = cam.ingest.sub.has_value();
-      if (cam.ingest.sub) c.subUrl = core::redactUrl(cam.ingest.sub->url);
-    }
-    out.push_back(std::move(c));
-  }
+  for (const auto& cam : *list) out.push_back(cameraInfoLocked(*cam));
   return out;
+}
+
+api::CameraInfo Gateway::cameraInfoLocked(const CameraEntry& cam) const {
+  api::CameraInfo c;
+  c.id = cam.ingest.id;
+  c.name = cam.ingest.name;
+  c.division = cam.ingest.division;
+  c.enabled = cam.enabled;
+  c.ptz = cam.ptz;
+  c.origin = cam.fromApi ? "api" : "config";
+  if (cam.onvif) {
+    auto it = onvifCameras_.find(cam.ingest.id.str());
+    if (it != onvifCameras_.end() && it->second->streams) {
+      const auto& s = *it->second->streams;
+      c.mainUrl = core::redactUrl(s.mainUri);
+      c.hasSubStream = !s.subUri.empty() && s.subUri != s.mainUri;
+      if (c.hasSubStream) c.subUrl = core::redactUrl(s.subUri);
+    } else {
+      c.mainUrl = core::redactUrl(cam.onvif->address);
+    }
+  } else {
+    c.mainUrl = core::redactUrl(cam.ingest.main.url);
+    c.hasSubStream = cam.ingest.sub.has_value();
+    if (cam.ingest.sub) c.subUrl = core::redactUrl(cam.ingest.sub->url);
+  }
+  return c;
 }
 
 std::vector<api::CameraState> Gateway::cameraStates() const {
   std::vector<api::CameraState> out;
   const auto statuses = ingest_ ? ingest_->status() : std::vector<ingest::CameraStatus>{};
+  const auto list = cameraList();
   std::lock_guard lock(mu_);
-  for (const auto& cam : config_.cameras) {
+  for (const auto& camPtr : *list) {
+    const CameraEntry& cam = *camPtr;
     api::CameraState st;
     st.id = cam.ingest.id;
     auto it = std::find_if(statuses.begin(), statuses.end(),
@@ -943,7 +1187,7 @@ std::string Gateway::camerasJson() const {
   for (const auto& st : cameraStates()) {
     if (std::any_of(statuses.begin(), statuses.end(), [&](const auto& s) { return s.id == st.id; }))
       continue;
-    const auto* cam = findCamera(st.id);
+    const auto cam = findCamera(st.id);
     out.push_back({{"id", st.id.str()},
                    {"name", cam ? cam->ingest.name : ""},
                    {"division", cam ? cam->ingest.division.str() : ""},

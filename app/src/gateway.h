@@ -11,6 +11,10 @@
 //     blocks on disk or network and must never run on an ingest or HTTP thread,
 //   - the ONVIF runtime's workers (stream resolution, camera event pull-points),
 //   - the bus publisher's I/O thread.
+//
+// Cameras change at run time (added, edited, removed through the API): the camera list is an
+// immutable snapshot (shared_ptr) swapped under camerasMu_, so any thread may hold a camera's
+// entry for as long as it needs it; changes are serialised by manageMu_.
 
 #include <atomic>
 #include <chrono>
@@ -40,6 +44,7 @@ class ClipStore;
 class SegmentIndex;
 class Recorder;
 class Retention;
+struct RetentionOptions;
 }  // namespace sharpeyes::storage
 
 namespace sharpeyes::analytics {
@@ -94,6 +99,9 @@ class JobThread {
 
 class Gateway : private ingest::Listener {
  public:
+  using CameraPtr = std::shared_ptr<const CameraEntry>;
+  using CameraList = std::vector<CameraPtr>;
+
   explicit Gateway(GatewayConfig config);
   ~Gateway() override;
 
@@ -124,6 +132,21 @@ class Gateway : private ingest::Listener {
   void startBus();
   void startRetention();
   void startCameras();
+  // The config file's cameras, then those of <data_dir>/cameras.api.yaml.
+  core::Result<void> loadCameras();
+  // Starts one camera (ingest, analytics, ONVIF) / stops it; the others are not touched.
+  void startCamera(const CameraPtr& cam);
+  void stopCamera(const CameraPtr& cam);
+  void watchOnvifEvents(const CameraPtr& cam);
+  // The API's camera management (HTTP threads).
+  core::Result<api::CameraInfo> addApiCamera(const api::CameraSpec& spec);
+  core::Result<api::CameraInfo> updateApiCamera(const api::CameraSpec& spec);
+  core::Result<void> removeApiCamera(const core::CameraId& id);
+  core::Result<CameraPtr> validateApiCamera(const YAML::Node& yaml) const;
+  core::Result<void> saveApiCameras(const CameraList& cameras);
+  void publishCameras(CameraList cameras);
+  storage::RetentionOptions retentionOptions(const CameraList& cameras);
+  void rebuildRetention();
   void resolveOnvif(const std::string& cameraId, bool restart);
   core::Result<void> ptz(const core::CameraId& id, const api::PtzCommand& cmd);
   void onLiveDemand(const core::CameraId& cam, bool sub, bool wanted);
@@ -138,8 +161,10 @@ class Gateway : private ingest::Listener {
                          const std::map<std::string, std::string>& attributes);
 
   std::vector<api::CameraInfo> cameraInfos() const;
+  api::CameraInfo cameraInfoLocked(const CameraEntry& cam) const;  // mu_ held
   std::vector<api::CameraState> cameraStates() const;
-  const CameraEntry* findCamera(const core::CameraId& id) const;
+  std::shared_ptr<const CameraList> cameraList() const;
+  CameraPtr findCamera(const core::CameraId& id) const;
 
   GatewayConfig config_;
   std::string recordingRoot_;
@@ -164,9 +189,17 @@ class Gateway : private ingest::Listener {
   std::unique_ptr<api::HttpServer> http_;
   JobThread jobs_;
 
+  mutable std::mutex camerasMu_;               // guards the pointer, not the list it points to
+  std::shared_ptr<const CameraList> cameras_;  // never modified; replaced on a change
+  std::mutex manageMu_;                        // one camera change at a time
+  std::string secretsDir_;                     // absolute <data_dir>/secrets
+  // Entries of cameras.api.yaml whose id the config file also has (kept in the file, unused).
+  std::vector<YAML::Node> shadowedApiCameras_;  // manageMu_
+
   mutable std::mutex mu_;                           // guards the maps below
   std::map<std::string, core::WallTime> tampered_;  // camera -> since (open tamper event)
-  std::map<std::string, std::unique_ptr<OnvifCamera>> onvifCameras_;
+  // shared: PTZ and resolve callbacks keep a removed camera's entry alive while they finish.
+  std::map<std::string, std::shared_ptr<OnvifCamera>> onvifCameras_;
   std::map<std::string, std::string> openGatewayEvents_;  // rule -> event id (storage_full)
   // Live demand per camera. A camera without a sub stream serves its main stream to sub viewers
   // (the wall asks for sub), so main is muxed while either kind is watched.

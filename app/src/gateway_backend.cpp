@@ -62,6 +62,11 @@ api::EvidencePackage toApiEvidence(const storage::EvidenceRecord& r) {
   return p;
 }
 
+core::Error unmanaged() {
+  return makeError(ErrorCode::kUnsupported,
+                   "cameras are managed in the gateway's config file; edit it and restart");
+}
+
 }  // namespace
 
 GatewayBackend::GatewayBackend(BackendStores stores, BackendPaths paths, BackendHooks hooks)
@@ -84,19 +89,19 @@ core::Result<std::vector<api::CameraState>> GatewayBackend::cameraStates() {
   return hooks_.states();
 }
 
-core::Result<api::CameraInfo> GatewayBackend::addCamera(const api::CameraSpec&) {
-  return makeError(ErrorCode::kUnsupported,
-                   "cameras are managed in the gateway's config file; edit it and restart");
+core::Result<api::CameraInfo> GatewayBackend::addCamera(const api::CameraSpec& spec) {
+  if (!hooks_.addCamera) return unmanaged();
+  return hooks_.addCamera(spec);
 }
 
-core::Result<api::CameraInfo> GatewayBackend::updateCamera(const api::CameraSpec&) {
-  return makeError(ErrorCode::kUnsupported,
-                   "cameras are managed in the gateway's config file; edit it and restart");
+core::Result<api::CameraInfo> GatewayBackend::updateCamera(const api::CameraSpec& spec) {
+  if (!hooks_.updateCamera) return unmanaged();
+  return hooks_.updateCamera(spec);
 }
 
-core::Result<void> GatewayBackend::removeCamera(const core::CameraId&) {
-  return makeError(ErrorCode::kUnsupported,
-                   "cameras are managed in the gateway's config file; edit it and restart");
+core::Result<void> GatewayBackend::removeCamera(const core::CameraId& id) {
+  if (!hooks_.removeCamera) return unmanaged();
+  return hooks_.removeCamera(id);
 }
 
 core::Result<void> GatewayBackend::ptz(const core::CameraId& id, const api::PtzCommand& cmd) {

@@ -48,6 +48,10 @@ struct BackendHooks {
   std::function<core::Result<void>(const core::CameraId&, const api::PtzCommand&)> ptz;
   // Which division a camera belongs to (for the evidence manifest); nullopt when unknown.
   std::function<std::optional<core::DivisionCode>(const core::CameraId&)> division;
+  // Camera management (cameras added through the API); unset: 501.
+  std::function<core::Result<api::CameraInfo>(const api::CameraSpec&)> addCamera;
+  std::function<core::Result<api::CameraInfo>(const api::CameraSpec&)> updateCamera;
+  std::function<core::Result<void>(const core::CameraId&)> removeCamera;
 };
 
 class GatewayBackend : public api::Backend {

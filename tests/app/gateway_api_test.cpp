@@ -32,6 +32,7 @@ using sharpeyes::api::testing::Conn;
 using sharpeyes::api::testing::Reply;
 using sharpeyes::testing::ChildProcess;
 using sharpeyes::testing::waitFor;
+using testing::Api;
 
 constexpr const char* kAdminPassword = "admin-pass-4711";
 
@@ -65,41 +66,6 @@ int liveFragments(Conn& ws, int want, bool needInit = true) {
   }
   return fragments;
 }
-
-// A logged-in API client (Bearer token).
-class Api {
- public:
-  Api(uint16_t port, const std::string& user, const std::string& password) : port_(port) {
-    const auto r = call("POST", "/api/login", json{{"user", user}, {"password", password}});
-    status_ = r.status;
-    if (r.status == 200) token_ = json::parse(r.body).value("token", "");
-  }
-  bool ok() const { return !token_.empty(); }
-  int loginStatus() const { return status_; }
-  const std::string& token() const { return token_; }
-
-  Reply call(const std::string& method, const std::string& target, const json& body = nullptr,
-             std::vector<std::pair<std::string, std::string>> headers = {}) const {
-    Conn c(port_);
-    if (!token_.empty()) headers.emplace_back("Authorization", "Bearer " + token_);
-    std::string payload;
-    if (!body.is_null()) {
-      headers.emplace_back("Content-Type", "application/json");
-      payload = body.dump();
-    }
-    return c.request(method, target, headers, payload);
-  }
-  json get(const std::string& target) const {
-    const auto r = call("GET", target);
-    EXPECT_EQ(r.status, 200) << target << ": " << r.body;
-    return json::parse(r.body, nullptr, false);
-  }
-
- private:
-  uint16_t port_;
-  std::string token_;
-  int status_ = 0;
-};
 
 class GatewayApiTest : public ::testing::Test {
  protected:
@@ -241,7 +207,8 @@ TEST_F(GatewayApiTest, OperatorsPoliceAndVillagesWorkThroughTheApi) {
   EXPECT_EQ(alert.value("step", ""), "new");
   EXPECT_EQ(alert["event"].value("division", ""), "510603101201");
   EXPECT_EQ(village.call("GET", "/api/alerts/" + alertId).status, 403);
-  EXPECT_TRUE(village.get("/api/alerts").value("alerts", json::array()).empty());
+  EXPECT_TRUE(village.get("/api/alerts").value("alerts", json::array()).empty())
+      << village.call("GET", "/api/alerts").body;
   const std::vector<std::pair<std::string, json>> steps = {
       {"accept", json::object()},
       {"dispatch", {{"assignee", "派出所 police station 2"}}},

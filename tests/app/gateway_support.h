@@ -5,12 +5,14 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <regex>
 #include <string>
 #include <vector>
 
 #include "process.h"
 #include "sharpeyes/sim/sim.h"
+#include "test_client.h"
 
 namespace sharpeyes::app::testing {
 
@@ -49,5 +51,42 @@ inline uint16_t startGateway(sharpeyes::testing::ChildProcess& gw, const std::st
       << gw.err();
   return port;
 }
+
+// A logged-in API client (Bearer token).
+class Api {
+ public:
+  Api(uint16_t port, const std::string& user, const std::string& password) : port_(port) {
+    const auto r =
+        call("POST", "/api/login", nlohmann::json{{"user", user}, {"password", password}});
+    status_ = r.status;
+    if (r.status == 200) token_ = nlohmann::json::parse(r.body).value("token", "");
+  }
+  bool ok() const { return !token_.empty(); }
+  int loginStatus() const { return status_; }
+  const std::string& token() const { return token_; }
+
+  sharpeyes::api::testing::Reply call(
+      const std::string& method, const std::string& target, const nlohmann::json& body = nullptr,
+      std::vector<std::pair<std::string, std::string>> headers = {}) const {
+    sharpeyes::api::testing::Conn c(port_);
+    if (!token_.empty()) headers.emplace_back("Authorization", "Bearer " + token_);
+    std::string payload;
+    if (!body.is_null()) {
+      headers.emplace_back("Content-Type", "application/json");
+      payload = body.dump();
+    }
+    return c.request(method, target, headers, payload);
+  }
+  nlohmann::json get(const std::string& target) const {
+    const auto r = call("GET", target);
+    EXPECT_EQ(r.status, 200) << target << ": " << r.body;
+    return nlohmann::json::parse(r.body, nullptr, false);
+  }
+
+ private:
+  uint16_t port_;
+  std::string token_;
+  int status_ = 0;
+};
 
 }  // namespace sharpeyes::app::testing

@@ -457,7 +457,10 @@ class SqliteStore final : public Outbox, public CenterStore {
   // After every commit on db_, with mu_ held: counts, wakes the checkpointer, never waits for it.
   static int walHook(void* self, sqlite3* db, const char* /*name*/, int pages) {
     auto* s = static_cast<SqliteStore*>(self);
-    if (pages < s->walPages_) ++s->walRestarts_;
+    if (pages < s->walPages_) {  // the WAL restarted: nothing in it is copied yet
+      ++s->walRestarts_;
+      s->walCopied_ = 0;
+    }
     s->walPages_ = pages;
     s->walMaxPages_ = std::max(s->walMaxPages_.load(), pages);
     const int copied = s->walCopied_.load();

@@ -1,6 +1,13 @@
 // Live player: fragmented MP4 over WebSocket into Media Source Extensions, kept at the live edge.
 import { wsUrl } from './api.js';
 
+// Seconds behind the newest buffered frame: where playback aims, beyond which it plays faster to
+// catch up, beyond which it jumps instead; buffer kept behind the play position. The gateway
+// sends one fragment per frame, so a small target does not starve the decoder. (A target that
+// grows with each stall, as jitter buffers do, was measured worse on a loaded machine: 1.4 s
+// instead of 0.54 s p50 on the enlarged 1080p view, docs/benchmarks.md.)
+export const LIVE = { targetLag: 0.15, catchUpLag: 0.3, catchUpRate: 1.25, seekLag: 1.0, keepBehind: 10 };
+
 export class LivePlayer {
   constructor(video, camera, stream, onStatus) {
     this.video = video; this.camera = camera; this.stream = stream; this.onStatus = onStatus || (() => {});
@@ -46,17 +53,42 @@ export class LivePlayer {
   usable() { return !this.closed && this.sb && this.ms && this.ms.readyState === 'open'; }
   pump() {
     if (!this.usable() || this.sb.updating || this.queue.length === 0) return;
-    try { this.sb.appendBuffer(this.queue.shift()); } catch (e) { this.queue = []; }
+    // Everything that arrived during the last append goes in one append: one fragment per append
+    // (an event-loop round trip each) falls behind 25 fragments/s on a busy machine, and the
+    // backlog is latency the buffered range does not show.
+    let data = this.queue.length === 1 ? this.queue[0] : null;
+    if (!data) {
+      const all = new Uint8Array(this.queue.reduce((n, b) => n + b.byteLength, 0));
+      let at = 0;
+      for (const b of this.queue) { all.set(new Uint8Array(b), at); at += b.byteLength; }
+      data = all;
+    }
+    this.queue = [];
+    try { this.sb.appendBuffer(data); } catch (e) { /* a full or closed buffer: drop, the next key frame resyncs */ }
   }
+  // Keeps playback at the live edge. MSE plays what is buffered at 1x, so any lag (a new viewer
+  // first gets the cached GOP, up to 2 s old; a decoder or network hiccup; a busy machine) stays
+  // for good unless the player chases it, as low-latency players do: a small lag is caught up by
+  // playing a little faster (no visible jump), a large one (or a gap) by seeking to the edge.
+  // Old buffer is dropped so that memory stays bounded on a wall of 16 tiles.
   trim() {
     if (!this.usable()) return; // a late updateend after close() or a new init segment
     const v = this.video, b = this.sb.buffered;
     if (b.length === 0) return;
-    const end = b.end(b.length - 1);
-    // Stay near the live edge (glass-to-glass latency), without stutter.
-    if (end - v.currentTime > 1.2 || v.currentTime < b.start(0)) v.currentTime = Math.max(b.start(0), end - 0.3);
+    const end = b.end(b.length - 1), start = b.start(b.length - 1);
+    const lag = end - v.currentTime;
+    if (lag > LIVE.seekLag || v.currentTime < start) {
+      v.currentTime = Math.max(start, end - LIVE.targetLag);
+      v.playbackRate = 1;
+    } else if (lag > LIVE.catchUpLag) {
+      if (v.playbackRate !== LIVE.catchUpRate) v.playbackRate = LIVE.catchUpRate;
+    } else if (lag <= LIVE.targetLag && v.playbackRate !== 1) {
+      v.playbackRate = 1;
+    }
     if (v.paused) v.play().catch(() => {});
-    if (end - b.start(0) > 30 && !this.sb.updating) { try { this.sb.remove(b.start(0), end - 10); } catch {} }
+    if (v.currentTime - b.start(0) > LIVE.keepBehind * 2 && !this.sb.updating) {
+      try { this.sb.remove(b.start(0), v.currentTime - LIVE.keepBehind); } catch {}
+    }
   }
   close() {
     this.closed = true; clearTimeout(this.retry); this.sb = null;

@@ -145,12 +145,16 @@ class DbEventStore final : public EventStore {
     if (q.zone) where += " AND zone = " + param(*q.zone);
     if (q.objectClass) where += " AND object_class = " + param(*q.objectClass);
     if (q.rule) where += " AND rule = " + param(*q.rule);
-    if (q.minSeverity > core::kMinSeverity) {
-      where += " AND severity >= " + param(static_cast<int64_t>(q.minSeverity));
-    }
-    if (q.maxSeverity < core::kMaxSeverity) {
-      where += " AND severity <= " + param(static_cast<int64_t>(q.maxSeverity));
-    }
+    // A severity bound is asked as one branch per severity value (there are four), each with
+    // `severity = v`: an equality keeps the (type, severity, start_us, seq) index ordered, so
+    // every branch stops after a page of rows. A range (`severity >= 3`) would leave either an
+    // unordered index range to sort (millions of rows) or the type index to walk to its end
+    // when nothing matches (a whole type's rows at 10 M events; see docs/storage.md).
+    const int lowest = std::max(q.minSeverity, core::kMinSeverity);
+    const int highest = std::min(q.maxSeverity, core::kMaxSeverity);
+    const bool bySeverity =
+        q.minSeverity > core::kMinSeverity || q.maxSeverity < core::kMaxSeverity;
+    if (bySeverity && lowest > highest) return EventPage{};
     if (!q.cursor.empty()) {
       int64_t cs = 0;
       int64_t cq = 0;
@@ -163,9 +167,25 @@ class DbEventStore final : public EventStore {
     }
     const int limit = std::clamp(q.limit, 1, 1000);
     const char* dir = q.newestFirst ? "DESC" : "ASC";
-    const std::string sql = std::string("SELECT ") + kColumns + " FROM events WHERE " + where +
-                            " ORDER BY start_us " + dir + ", seq " + dir + " LIMIT " +
-                            param(static_cast<int64_t>(limit + 1));
+    const std::string order = std::string(" ORDER BY start_us ") + dir + ", seq " + dir;
+    const std::string limitParam = param(static_cast<int64_t>(limit + 1));
+    std::string sql;
+    if (!bySeverity) {
+      sql = std::string("SELECT ") + kColumns + " FROM events WHERE " + where + order + " LIMIT " +
+            limitParam;
+    } else {
+      // SELECT ... FROM (SELECT * FROM (branch v1) AS b1 UNION ALL ...) AS u ORDER BY ... LIMIT:
+      // the form both SQLite and PostgreSQL accept for branches with their own ORDER BY/LIMIT.
+      std::string branches;
+      for (int v = lowest; v <= highest; ++v) {
+        if (!branches.empty()) branches += " UNION ALL ";
+        branches += std::string("SELECT * FROM (SELECT ") + kColumns + " FROM events WHERE " +
+                    where + " AND severity = " + param(static_cast<int64_t>(v)) + order +
+                    " LIMIT " + limitParam + ") AS b" + std::to_string(v);
+      }
+      sql = std::string("SELECT ") + kColumns + " FROM (" + branches + ") AS u" + order +
+            " LIMIT " + limitParam;
+    }
     auto rows = db_.query(sql, params.values());
     if (!rows) return rows.error();
     EventPage page;

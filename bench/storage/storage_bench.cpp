@@ -1,14 +1,19 @@
-// Storage benchmark. Loads N events and D days of 10 s segments for C cameras into SQLite and
-// PostgreSQL (a private server started with tests/storage/pg_fixture.sh), then measures:
+// Storage benchmark. Loads N events (over a year) and D days of 10 s segments for C cameras
+// into SQLite and PostgreSQL (a server started with tests/storage/pg_fixture.sh), then measures:
 //   - event query latency p50/p99 over a mix of filters (time window + camera, division prefix,
 //     type + severity, zone, object class, second page by cursor);
 //   - segment insert rate through SegmentIndex::insert (one durable commit per row, the
-//     recorder's path) and the bulk load rate;
-//   - a retention sweep (age) deleting the oldest hour of every camera;
+//     recorder's path);
+//   - the timeline of one camera-day;
+//   - retention sweeps (age): the oldest day of every camera, then the next day of one camera;
 //   - clip export (libavformat remux) against `ffmpeg -ss ... -c copy` over the same segments,
 //     as multiples of real time.
-// Usage: storage_bench [--events N] [--cameras C] [--days D] [--queries Q] [--backend sqlite|
-//        postgresql|both] [--dir DIR] [--skip-clip]
+// The load (bulk_load.h) bypasses the product's insert path; the databases are kept under
+// --data, and --reuse measures an already loaded one again (each run consumes its oldest two
+// days of segments: the sweeps delete them, and adds 2 000 recorder-path rows).
+// Usage: storage_bench [--events N] [--cameras C] [--days D] [--queries Q]
+//        [--backend sqlite|postgresql|both] [--data DIR] [--dir SCRATCH] [--reuse] [--drop]
+//        [--skip-clip]
 #include <sys/wait.h>
 
 #include <algorithm>
@@ -16,12 +21,13 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <random>
 #include <string>
 #include <vector>
 
-#include "chain.h"
+#include "bulk_load.h"
 #include "db.h"
 #include "sharpeyes/core/util.h"
 #include "sharpeyes/storage/case_store.h"
@@ -41,11 +47,15 @@ namespace {
 
 struct Options {
   int64_t events = 10'000'000;
+  int eventDays = 365;
   int cameras = 100;
   int days = 365;
-  int queries = 300;
+  int queries = 600;
   std::string backend = "both";
-  std::string dir = "/tmp/sharpeyes-storage-bench";
+  std::string data = "/work/bench-data/storage";     // the loaded databases (kept)
+  std::string dir = "/tmp/sharpeyes-storage-bench";  // scratch: clips, retention root
+  bool reuse = false;
+  bool drop = false;  // delete the loaded database at the end
   bool skipClip = false;
 };
 
@@ -60,151 +70,159 @@ void die(const std::string& what, const core::Error& e) {
   std::exit(1);
 }
 
-// Multi-row INSERTs of `rows` rows of `cols` values each, `perStmt` rows per statement, in
-// transactions of `perTx` rows.
-template <typename Fill>
-void bulkInsert(storage::detail::Db& db, const std::string& head, int cols, int64_t rows,
-                int perStmt, int64_t perTx, Fill fill) {
-  std::vector<storage::detail::Value> params;
-  auto sqlFor = [&](int n) {
-    std::string sql = head + " VALUES ";
-    int p = 1;
-    for (int r = 0; r < n; ++r) {
-      sql += r == 0 ? "(" : ", (";
-      for (int c = 0; c < cols; ++c) sql += (c == 0 ? "$" : ", $") + std::to_string(p++);
-      sql += ")";
-    }
-    return sql;
-  };
-  const std::string full = sqlFor(perStmt);
-  int64_t done = 0;
-  while (done < rows) {
-    auto tx = storage::detail::Tx::begin(db);
-    if (!tx) die("begin", tx.error());
-    const int64_t txEnd = std::min(rows, done + perTx);
-    while (done < txEnd) {
-      const int n = static_cast<int>(std::min<int64_t>(perStmt, txEnd - done));
-      params.clear();
-      for (int r = 0; r < n; ++r) fill(done + r, params);
-      auto res = db.execute(n == perStmt ? full : sqlFor(n), params);
-      if (!res) die("bulk insert", res.error());
-      done += n;
-    }
-    auto c = (*tx)->commit();
-    if (!c) die("commit", c.error());
-  }
+std::string loadavg() {
+  std::ifstream f("/proc/loadavg");
+  std::string a, b, c;
+  f >> a >> b >> c;
+  return "[load " + a + " " + b + " " + c + "]";
 }
 
 struct Percentiles {
   double p50 = 0, p99 = 0, max = 0;
 };
 Percentiles percentiles(std::vector<double> v) {
+  if (v.empty()) return {};
   std::sort(v.begin(), v.end());
   auto at = [&](double q) { return v[std::min(v.size() - 1, static_cast<size_t>(q * v.size()))]; };
   return {at(0.50), at(0.99), v.back()};
 }
 
-const char* kDivisions[] = {"510603101201", "510603101202", "510603102201", "510603102202",
-                            "510603103201", "510604101201", "510604102201", "510604103201"};
-const char* kZones[] = {"gate", "road", "yard", "bridge", "square"};
-const char* kClasses[] = {"person", "vehicle", "bicycle"};
 const core::EventType kTypes[] = {core::EventType::kMotion, core::EventType::kIntrusion,
                                   core::EventType::kTripwire, core::EventType::kLoitering,
                                   core::EventType::kTamper};
 
-void benchBackend(const std::string& name, const std::string& url, const Options& o) {
+core::CameraId camera(int c) {
+  return core::CameraId::parse("cam-" + std::to_string(c)).value();
+}
+
+// What was loaded, kept next to the database so that --reuse knows the sizes.
+struct Meta {
+  int64_t events = 0;
+  int eventDays = 0;
+  int cameras = 0;
+  int days = 0;
+  int64_t segmentRows = 0;
+};
+
+void writeMeta(const std::string& path, const Meta& m) {
+  std::ofstream f(path);
+  f << m.events << " " << m.eventDays << " " << m.cameras << " " << m.days << " " << m.segmentRows
+    << "\n";
+}
+
+bool readMeta(const std::string& path, Meta& m) {
+  std::ifstream f(path);
+  return static_cast<bool>(f >> m.events >> m.eventDays >> m.cameras >> m.days >> m.segmentRows);
+}
+
+void printSizes(const std::string& name, storage::detail::Db& raw, const std::string& file,
+                const Meta& m) {
+  if (name == "sqlite") {
+    uint64_t bytes = fs::file_size(file);
+    std::error_code ec;
+    const auto wal = fs::file_size(file + "-wal", ec);
+    if (!ec) bytes += wal;
+    std::cout << "database size: " << bytes << " bytes (" << bytes / 1e9 << " GB)\n";
+    // Per table with its indexes, when SQLite was built with the dbstat table.
+    auto rows = raw.query(
+        "SELECT tbl_name, SUM(pgsize) FROM dbstat JOIN sqlite_master USING (name) WHERE "
+        "tbl_name IN ('events', 'segments') GROUP BY tbl_name");
+    if (rows) {
+      for (const auto& r : *rows) {
+        const double n = r.str(0) == "events" ? static_cast<double>(m.events)
+                                              : static_cast<double>(m.segmentRows);
+        std::cout << "  " << r.str(0) << " with indexes: " << r.i64(1) << " bytes ("
+                  << (n > 0 ? static_cast<double>(r.i64(1)) / n : 0) << " bytes/row)\n";
+      }
+    }
+  } else {
+    auto rows = raw.query(
+        "SELECT pg_database_size(current_database()), pg_total_relation_size('events'), "
+        "pg_total_relation_size('segments')");
+    if (!rows) die("sizes", rows.error());
+    const auto& r = rows->front();
+    std::cout << "database size: " << r.i64(0) << " bytes (" << static_cast<double>(r.i64(0)) / 1e9
+              << " GB)\n  events with indexes: " << r.i64(1) << " bytes ("
+              << (m.events > 0 ? static_cast<double>(r.i64(1)) / static_cast<double>(m.events) : 0)
+              << " bytes/row)\n  segments with indexes: " << r.i64(2) << " bytes ("
+              << (m.segmentRows > 0
+                      ? static_cast<double>(r.i64(2)) / static_cast<double>(m.segmentRows)
+                      : 0)
+              << " bytes/row)\n";
+  }
+}
+
+void benchBackend(const std::string& name, const std::string& url, const std::string& file,
+                  const Options& o) {
   std::cout << "\n== " << name << " ==\n";
+  const std::string metaPath = o.data + "/" + name + ".meta";
+  Meta m;
+  if (o.reuse) {
+    if (!readMeta(metaPath, m)) {
+      std::cerr << "storage_bench: --reuse: no loaded " << name << " database (" << metaPath
+                << " missing)\n";
+      std::exit(1);
+    }
+    std::cout << "reusing the loaded database: " << m.events << " events over " << m.eventDays
+              << " days, " << m.cameras << " cameras x " << m.days << " days of 10 s segments ("
+              << m.segmentRows << " rows when loaded)\n";
+  } else {
+    fs::remove(metaPath);
+    {
+      auto db = storage::Database::open(url);  // the product's migrations create the schema
+      if (!db) die("open " + name, db.error());
+    }
+    bench::LoadSpec spec;
+    spec.events = o.events;
+    spec.eventDays = o.eventDays;
+    spec.cameras = o.cameras;
+    spec.segmentDays = o.days;
+    spec.epochUs = core::toUnixMicros(kEpoch);
+    std::cout << "loading " << loadavg() << "\n" << std::flush;
+    const auto t = Clock::now();
+    auto progress = [&](const std::string& what) {
+      std::cout << "  " << static_cast<int64_t>(secondsSince(t)) << " s: " << what << " "
+                << loadavg() << "\n"
+                << std::flush;
+    };
+    bench::LoadReport rep;
+    try {
+      rep = name == "sqlite" ? bench::loadSqlite(file, spec, progress)
+                             : bench::loadPostgres(url, spec, progress);
+    } catch (const std::exception& e) {
+      std::cerr << "storage_bench: load: " << e.what() << "\n";
+      std::exit(1);
+    }
+    m = {o.events, o.eventDays, o.cameras, o.days, rep.segmentRows};
+    writeMeta(metaPath, m);
+    std::cout << "loaded in " << secondsSince(t) << " s " << loadavg() << ": " << o.events
+              << " events in " << rep.eventSeconds << " s ("
+              << static_cast<int64_t>(static_cast<double>(o.events) /
+                                      std::max(rep.eventSeconds, 1e-9))
+              << "/s), " << rep.segmentRows << " segment rows in " << rep.segmentSeconds << " s ("
+              << static_cast<int64_t>(static_cast<double>(rep.segmentRows) /
+                                      std::max(rep.segmentSeconds, 1e-9))
+              << "/s), indexes " << rep.indexSeconds << " s, ANALYZE " << rep.analyzeSeconds
+              << " s\n";
+  }
   auto db = storage::Database::open(url);
   if (!db) die("open " + name, db.error());
   auto& raw = (*db)->db();
-  const int64_t spanUs = int64_t{o.days} * 86400 * 1000000;
-
-  // ---- load events ----
-  auto t = Clock::now();
-  std::mt19937_64 rng(42);
-  bulkInsert(raw,
-             "INSERT INTO events (id, phase, camera, division, rule, type, severity, "
-             "object_class, track_id, box_x, box_y, box_w, box_h, zone, start_us, end_us, "
-             "media_time_us, snapshot_path, clip_start_us, clip_end_us, attributes, updated_us)",
-             22, o.events, 500, 100000, [&](int64_t i, std::vector<storage::detail::Value>& p) {
-               const int cam = static_cast<int>(rng() % o.cameras);
-               const int64_t start = core::toUnixMicros(kEpoch) +
-                                     static_cast<int64_t>(rng() % static_cast<uint64_t>(spanUs));
-               p.insert(p.end(), {std::string("e") + std::to_string(i),
-                                  std::string("end"),
-                                  "cam-" + std::to_string(cam),
-                                  std::string(kDivisions[cam % 8]),
-                                  std::string("rule-") + std::to_string(cam % 4),
-                                  std::string(core::toString(kTypes[rng() % 5])),
-                                  static_cast<int64_t>(1 + rng() % 4),
-                                  std::string(kClasses[rng() % 3]),
-                                  static_cast<int64_t>(i),
-                                  0.1,
-                                  0.1,
-                                  0.2,
-                                  0.3,
-                                  std::string(kZones[rng() % 5]),
-                                  start,
-                                  start + 5000000,
-                                  int64_t{0},
-                                  std::string(),
-                                  start - 5000000,
-                                  start + 10000000,
-                                  std::string("{}"),
-                                  start});
-             });
-  const double evLoad = secondsSince(t);
-  std::cout << "events loaded: " << o.events << " in " << evLoad << " s ("
-            << static_cast<int64_t>(o.events / evLoad) << "/s bulk)\n";
-  if (name == "postgresql")
-    (void)raw.execScript("ANALYZE events");
-  else
-    (void)raw.execScript("ANALYZE");
-
-  // ---- load segments ----
-  const int64_t perCamera = int64_t{o.days} * 8640;
-  const int64_t segRows = perCamera * o.cameras;
-  t = Clock::now();
-  std::vector<std::string> chains(o.cameras, storage::detail::kGenesisChain);
-  bulkInsert(raw,
-             "INSERT INTO segments (camera, start_us, end_us, media_duration_us, path, bytes, "
-             "codec, width, height, sha256, prev_chain, chain, indexed_us)",
-             13, segRows, 500, 200000, [&](int64_t i, std::vector<storage::detail::Value>& p) {
-               const int cam = static_cast<int>(i % o.cameras);
-               const int64_t k = i / o.cameras;
-               core::Segment s;
-               s.camera = core::CameraId::parse("cam-" + std::to_string(cam)).value();
-               s.start = kEpoch + k * 10s;
-               s.mediaDuration = 10s;
-               s.end = s.start + 10s;
-               s.path = storage::segmentRelativePath(s.camera, s.start);
-               s.bytes = 5'000'000;
-               s.sha256 = core::sha256Hex(s.path);
-               const std::string chain = storage::detail::segmentChainHash(chains[cam], s);
-               p.insert(p.end(),
-                        {s.camera.str(), core::toUnixMicros(s.start), core::toUnixMicros(s.end),
-                         int64_t{10'000'000}, s.path, int64_t{5'000'000}, std::string("h264"),
-                         int64_t{1920}, int64_t{1080}, s.sha256, chains[cam], chain,
-                         core::toUnixMicros(s.start)});
-               chains[cam] = chain;
-             });
-  for (int c = 0; c < o.cameras; ++c) {
-    (void)raw.execute("INSERT INTO segment_chain_heads (camera, chain, last_id) VALUES ($1, $2, 0)",
-                      {"cam-" + std::to_string(c), chains[c]});
-  }
-  const double segLoad = secondsSince(t);
-  std::cout << "segments loaded: " << segRows << " (" << o.cameras << " cameras x " << o.days
-            << " days of 10 s) in " << segLoad << " s (" << static_cast<int64_t>(segRows / segLoad)
-            << "/s bulk)\n";
-  (void)raw.execScript(name == "postgresql" ? "ANALYZE" : "ANALYZE");
+  printSizes(name, raw, file, m);
+  const int64_t spanUs = int64_t{m.eventDays} * 86400 * 1000000;
 
   // ---- event queries ----
   auto events = storage::EventStore::open(*db).value();
   std::vector<double> lat;
   std::vector<std::vector<double>> byKind(6);
-  const char* kKinds[] = {"camera+1h", "township+1d",  "type+severity",
-                          "zone",      "object class", "page 2 (cursor)"};
-  std::mt19937_64 qr(7);
+  std::vector<std::vector<size_t>> rowsByKind(6);
+  const char* kKinds[] = {"camera+1h", "township+1d",     "type+severity",
+                          "zone",      "object class+1w", "page 2 (cursor)"};
+  const auto& zones = bench::EventGenerator::zones();
+  const auto& classes = bench::EventGenerator::classes();
+  std::mt19937_64 qr(
+      static_cast<uint64_t>(std::chrono::system_clock::now().time_since_epoch().count()));
+  std::cout << "event queries " << loadavg() << "\n";
   for (int i = 0; i < o.queries; ++i) {
     storage::EventQuery q;
     q.limit = 100;
@@ -212,24 +230,25 @@ void benchBackend(const std::string& name, const std::string& url, const Options
     const core::WallTime at = kEpoch + std::chrono::microseconds(qr() % spanUs);
     switch (kind) {
       case 0:
-        q.cameras = {core::CameraId::parse("cam-" + std::to_string(qr() % o.cameras)).value()};
+        q.cameras = {camera(static_cast<int>(qr() % m.cameras))};
         q.range = core::TimeRange{at, at + 1h};
         break;
       case 1:
-        q.division = core::DivisionCode::parse("510603101000").value();
+        q.division =
+            core::DivisionCode::parse("510603" + std::to_string(101 + qr() % 4) + "000").value();
         q.range = core::TimeRange{at, at + 24h};
         break;
       case 2:
         q.types = {kTypes[qr() % 5]};
         q.minSeverity = 3;
         break;
-      case 3: q.zone = kZones[qr() % 5]; break;
+      case 3: q.zone = zones[qr() % zones.size()]; break;
       case 4:
-        q.objectClass = kClasses[qr() % 3];
+        q.objectClass = classes[qr() % classes.size()];
         q.range = core::TimeRange{at, at + 24h * 7};
         break;
       default: {
-        q.cameras = {core::CameraId::parse("cam-" + std::to_string(qr() % o.cameras)).value()};
+        q.cameras = {camera(static_cast<int>(qr() % m.cameras))};
         auto first = events->query(q);
         if (!first) die("query", first.error());
         q.cursor = first->nextCursor;
@@ -241,62 +260,124 @@ void benchBackend(const std::string& name, const std::string& url, const Options
     if (!page) die("query", page.error());
     lat.push_back(ms);
     byKind[kind].push_back(ms);
+    rowsByKind[kind].push_back(page->events.size());
   }
   auto all = percentiles(lat);
   std::cout << "event query (" << o.queries << " queries, 100 per page): p50 " << all.p50
-            << " ms, p99 " << all.p99 << " ms, max " << all.max << " ms\n";
+            << " ms, p99 " << all.p99 << " ms, max " << all.max << " ms " << loadavg() << "\n";
   for (int k = 0; k < 6; ++k) {
     auto p = percentiles(byKind[k]);
-    std::cout << "  " << kKinds[k] << ": p50 " << p.p50 << " ms, p99 " << p.p99 << " ms\n";
+    size_t rows = 0;
+    for (size_t n : rowsByKind[k]) rows += n;
+    std::cout << "  " << kKinds[k] << ": p50 " << p.p50 << " ms, p99 " << p.p99 << " ms, max "
+              << p.max << " ms (" << (rowsByKind[k].empty() ? 0 : rows / rowsByKind[k].size())
+              << " rows per page on average)\n";
   }
 
   // ---- segment insert through the recorder's path (one durable commit per row) ----
+  // Round-robin over the loaded cameras, each continuing after its newest row (a rerun with
+  // --reuse continues after the previous run's rows).
   auto index = storage::SegmentIndex::open(*db).value();
   const int kSingles = 2000;
-  t = Clock::now();
+  std::vector<core::WallTime> next(m.cameras, kEpoch + 24h * m.days);
+  {
+    auto heads = raw.query(
+        "SELECT h.camera, s.end_us FROM segment_chain_heads h JOIN segments "
+        "s ON s.id = h.last_id");
+    if (!heads) die("heads", heads.error());
+    for (const auto& r : *heads) {
+      const std::string cam = r.str(0);
+      if (cam.rfind("cam-", 0) != 0) continue;
+      const int c = std::atoi(cam.c_str() + 4);
+      if (c >= 0 && c < m.cameras) {
+        next[c] = std::max(next[c], core::fromUnixMicros(r.i64(1)));
+      }
+    }
+  }
+  std::cout << "segment inserts " << loadavg() << "\n";
+  auto t = Clock::now();
   for (int i = 0; i < kSingles; ++i) {
+    const int c = i % m.cameras;
     core::Segment s;
-    s.camera = core::CameraId::parse("cam-new").value();
-    s.start = kEpoch + std::chrono::hours(24) * o.days + i * 10s;
+    s.camera = camera(c);
+    s.start = next[c];
     s.mediaDuration = 10s;
     s.end = s.start + 10s;
+    next[c] = s.end;
     s.path = storage::segmentRelativePath(s.camera, s.start);
     s.bytes = 5'000'000;
     s.codec = "h264";
+    s.width = 1920;
+    s.height = 1080;
     s.sha256 = core::sha256Hex(s.path);
     auto id = index->insert(s);
     if (!id) die("insert", id.error());
   }
   const double single = secondsSince(t);
   std::cout << "segment insert, one commit each: " << static_cast<int64_t>(kSingles / single)
-            << " rows/s (" << (single / kSingles * 1000) << " ms per row; 100 cameras need 10/s)\n";
+            << " rows/s (" << (single / kSingles * 1000) << " ms per row; 100 cameras need 10/s) "
+            << loadavg() << "\n";
 
   // ---- timeline query ----
-  t = Clock::now();
+  std::vector<double> tls;
+  size_t spans = 0;
   for (int i = 0; i < 100; ++i) {
+    const int day = static_cast<int>(qr() % std::max(1, m.days));
+    const auto from = kEpoch + 24h * day;
+    t = Clock::now();
     auto tl =
-        index->timeline(core::CameraId::parse("cam-" + std::to_string(i % o.cameras)).value(),
-                        {kEpoch + 24h * (i % o.days), kEpoch + 24h * (i % o.days) + 24h}, 200ms);
+        index->timeline(camera(static_cast<int>(qr() % m.cameras)), {from, from + 24h}, 200ms);
+    tls.push_back(secondsSince(t) * 1000);
     if (!tl) die("timeline", tl.error());
+    spans += tl->covered.size();
   }
-  std::cout << "timeline of one camera-day (8640 segments): " << secondsSince(t) / 100 * 1000
-            << " ms each\n";
+  auto tp = percentiles(tls);
+  std::cout << "timeline of one camera-day (~8 640 segments): p50 " << tp.p50 << " ms, p99 "
+            << tp.p99 << " ms (" << spans / 100 << " covered spans on average) " << loadavg()
+            << "\n";
 
-  // ---- retention sweep: the oldest hour of every camera ----
+  // ---- retention sweeps (age) ----
   auto cases = storage::CaseStore::open(*db).value();
-  storage::RetentionOptions ro;
-  ro.root = o.dir + "/" + name + "-root";  // files do not exist: unlink is ENOENT, counted done
-  fs::create_directories(ro.root);
-  ro.policy.defaultMaxAge = std::chrono::hours(24) * o.days - 1h;
-  ro.policy.maxAge[core::CameraId::parse("cam-new").value()] = std::chrono::hours(24 * 10000);
-  auto retention = storage::Retention::create(ro, *index, cases.get()).value();
-  t = Clock::now();
-  auto rep = retention->sweep(kEpoch + std::chrono::hours(24) * o.days);
-  const double sweep = secondsSince(t);
-  if (!rep) die("sweep", rep.error());
-  std::cout << "retention sweep (age): " << rep->deleted << " segments deleted in " << sweep
-            << " s (" << static_cast<int64_t>(rep->deleted / std::max(sweep, 1e-9))
-            << " segments/s, garbage rows + audit entries included)\n";
+  const core::WallTime now = kEpoch + 24h * (m.days + 3650);
+  auto oldestOf = [&](const std::optional<core::CameraId>& cam) {
+    auto o1 = index->oldest(cam, 1);
+    if (!o1) die("oldest", o1.error());
+    if (o1->empty()) {
+      std::cerr << "storage_bench: no segments left to sweep\n";
+      std::exit(1);
+    }
+    return o1->front().start;
+  };
+  auto sweepTo = [&](const std::string& what, storage::RetentionPolicy policy) {
+    storage::RetentionOptions ro;
+    ro.root = o.dir + "/" + name + "-root";  // files do not exist: unlink is ENOENT, counted done
+    fs::create_directories(ro.root);
+    ro.policy = std::move(policy);
+    auto retention = storage::Retention::create(ro, *index, cases.get()).value();
+    std::cout << "retention sweep, " << what << " " << loadavg() << "\n";
+    const auto st = Clock::now();
+    auto rep = retention->sweep(now);
+    const double sweep = secondsSince(st);
+    if (!rep) die("sweep", rep.error());
+    std::cout << "retention sweep (age), " << what << ": " << rep->deleted
+              << " segments deleted in " << sweep << " s ("
+              << static_cast<int64_t>(static_cast<double>(rep->deleted) / std::max(sweep, 1e-9))
+              << " segments/s, garbage rows + tombstones + audit entries included) " << loadavg()
+              << "\n";
+  };
+  {
+    // A day across all cameras: everything older than the oldest row + 24 h.
+    storage::RetentionPolicy p;
+    p.defaultMaxAge = now - (oldestOf(std::nullopt) + 24h);
+    sweepTo("the oldest day of every camera", p);
+  }
+  {
+    // One camera-day: the oldest remaining day of cam-0; every other camera keeps all.
+    storage::RetentionPolicy p;
+    p.defaultMaxAge = now - kEpoch + 24h * 3650;
+    p.maxAge[camera(0)] = now - (oldestOf(camera(0)) + 24h);
+    sweepTo("one camera-day (cam-0)", p);
+  }
 }
 
 int run(const std::string& cmd) {
@@ -385,6 +466,8 @@ int main(int argc, char** argv) {
     auto next = [&] { return i + 1 < argc ? std::string(argv[++i]) : std::string(); };
     if (a == "--events")
       o.events = std::stoll(next());
+    else if (a == "--event-days")
+      o.eventDays = std::stoi(next());
     else if (a == "--cameras")
       o.cameras = std::stoi(next());
     else if (a == "--days")
@@ -393,27 +476,56 @@ int main(int argc, char** argv) {
       o.queries = std::stoi(next());
     else if (a == "--backend")
       o.backend = next();
+    else if (a == "--data")
+      o.data = next();
     else if (a == "--dir")
       o.dir = next();
+    else if (a == "--reuse")
+      o.reuse = true;
+    else if (a == "--drop")
+      o.drop = true;
     else if (a == "--skip-clip")
       o.skipClip = true;
     else {
-      std::cerr << "usage: storage_bench [--events N] [--cameras C] [--days D] [--queries Q] "
-                   "[--backend sqlite|postgresql|both] [--dir DIR] [--skip-clip]\n";
+      std::cerr << "usage: storage_bench [--events N] [--event-days D] [--cameras C] [--days D]\n"
+                   "       [--queries Q] [--backend sqlite|postgresql|both] [--data DIR] [--dir "
+                   "SCRATCH]\n"
+                   "       [--reuse] [--drop] [--skip-clip]\n"
+                   "  --data DIR   where the loaded databases live (DIR/sqlite.db, DIR/pg)\n"
+                   "  --reuse      measure the database loaded by an earlier run, do not load\n"
+                   "  --drop       delete the loaded database at the end\n";
       return 2;
     }
   }
+  if (o.cameras < 1 || o.days < 1 || o.events < 1 || o.eventDays < 1 || o.queries < 6) {
+    std::cerr << "storage_bench: sizes must be positive (queries >= 6)\n";
+    return 2;
+  }
   fs::remove_all(o.dir);
   fs::create_directories(o.dir);
-  std::cout << "storage_bench: " << o.events << " events, " << o.cameras << " cameras x " << o.days
-            << " days of 10 s segments\n";
+  fs::create_directories(o.data);
+  std::cout << "storage_bench: "
+            << (o.reuse ? std::string("reusing ") + o.data
+                        : std::to_string(o.events) + " events, " + std::to_string(o.cameras) +
+                              " cameras x " + std::to_string(o.days) + " days of 10 s segments")
+            << "\n";
   if (o.backend == "sqlite" || o.backend == "both") {
-    benchBackend("sqlite", "sqlite:" + o.dir + "/bench.db", o);
+    const std::string file = o.data + "/sqlite.db";
+    if (!o.reuse) {
+      for (const char* ext : {"", "-wal", "-shm"}) fs::remove(file + ext);
+    }
+    benchBackend("sqlite", "sqlite:" + file, file, o);
+    if (o.drop) {
+      for (const char* ext : {"", "-wal", "-shm"}) fs::remove(file + ext);
+      fs::remove(o.data + "/sqlite.meta");
+    }
   }
   if (o.backend == "postgresql" || o.backend == "both") {
-    const std::string state = o.dir + "/pg";
-    const std::string fixture = std::string("PG_FIXTURE_FSYNC=on bash ") + SHARPEYES_SOURCE_DIR +
-                                "/tests/storage/pg_fixture.sh";
+    const std::string state = o.dir + "/pg-state";
+    const std::string pgData = o.data + "/pg";
+    if (!o.reuse) fs::remove_all(pgData);
+    const std::string fixture = "PG_FIXTURE_FSYNC=on PG_FIXTURE_DATA=" + pgData + " bash " +
+                                std::string(SHARPEYES_SOURCE_DIR) + "/tests/storage/pg_fixture.sh";
     if (run(fixture + " start " + state) != 0) {
       std::cerr << "cannot start PostgreSQL\n";
       return 1;
@@ -426,8 +538,12 @@ int main(int argc, char** argv) {
     }
     std::string conninfo = line;
     while (!conninfo.empty() && conninfo.back() == '\n') conninfo.pop_back();
-    benchBackend("postgresql", conninfo + " dbname=postgres", o);
+    benchBackend("postgresql", conninfo + " dbname=postgres", "", o);
     run(fixture + " stop " + state);
+    if (o.drop) {
+      fs::remove_all(pgData);
+      fs::remove(o.data + "/postgresql.meta");
+    }
   }
   if (!o.skipClip) benchClip(o);
   return 0;

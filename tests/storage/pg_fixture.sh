@@ -2,6 +2,9 @@
 # CTest fixture: starts a private PostgreSQL server for the storage tests and stops it.
 #   pg_fixture.sh start STATE_DIR   -> STATE_DIR/conninfo holds a libpq conninfo
 #   pg_fixture.sh stop STATE_DIR
+# PG_FIXTURE_DATA=DIR keeps the cluster in DIR instead of a throw-away /tmp tree: start reuses
+# DIR/data if it exists (initdb otherwise) and stop leaves it in place. The storage benchmark
+# uses it so a loaded index can be measured again without loading it again.
 # The server listens on 127.0.0.1 on a free port, keeps its socket in its own data tree and
 # trusts local connections (a throw-away test server). As root (CI), initdb and pg_ctl run as
 # the `postgres` user, as PostgreSQL refuses to run as root.
@@ -19,8 +22,8 @@ stop_server() {
   if [ -f "$state/datadir" ]; then
     local d; d=$(cat "$state/datadir")
     if [ -d "$d/data" ]; then as_pg "$bindir/pg_ctl" -D "$d/data" -m fast -w stop >/dev/null 2>&1 || true; fi
-    rm -rf "$d"
-    rm -f "$state/datadir" "$state/conninfo"
+    if [ ! -f "$state/keep" ]; then rm -rf "$d"; fi
+    rm -f "$state/datadir" "$state/conninfo" "$state/keep"
   fi
 }
 
@@ -28,12 +31,20 @@ case "$cmd" in
   start)
     mkdir -p "$state"
     stop_server  # a server left over from an interrupted run
-    tmp=$(mktemp -d /tmp/sharpeyes-pg-XXXXXX)
+    if [ -n "${PG_FIXTURE_DATA:-}" ]; then
+      mkdir -p "$PG_FIXTURE_DATA"
+      tmp=$(cd "$PG_FIXTURE_DATA" && pwd)
+      touch "$state/keep"
+    else
+      tmp=$(mktemp -d /tmp/sharpeyes-pg-XXXXXX)
+    fi
     echo "$tmp" > "$state/datadir"
     user=$(id -un)
     if [ "$(id -u)" = 0 ]; then chown postgres: "$tmp"; user=postgres; fi
-    as_pg "$bindir/initdb" -D "$tmp/data" -U "$user" --auth=trust -E UTF8 --locale=C >"$tmp/initdb.log" 2>&1 \
-      || { cat "$tmp/initdb.log" >&2; exit 1; }
+    if [ ! -d "$tmp/data" ]; then
+      as_pg "$bindir/initdb" -D "$tmp/data" -U "$user" --auth=trust -E UTF8 --locale=C >"$tmp/initdb.log" 2>&1 \
+        || { cat "$tmp/initdb.log" >&2; exit 1; }
+    fi
     port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
     # fsync=off by default: a test server's durability is irrelevant and fsync is slow on CI
     # disks; the benchmark sets PG_FIXTURE_FSYNC=on to compare like with like.

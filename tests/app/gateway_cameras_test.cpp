@@ -5,9 +5,11 @@
 #include <signal.h>
 #include <sys/stat.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "gateway_support.h"
 #include "process.h"
@@ -154,6 +156,38 @@ TEST_F(GatewayCamerasTest, AddEditRemoveAtRunTimeAndKeepThemOverARestart) {
   ASSERT_TRUE(admin.ok()) << gw.err();
   ASSERT_TRUE(waitFor([&] { return streaming(admin, "cam01"); }, 90s)) << gw.err();
   EXPECT_EQ(camera(admin, "cam01").value("origin", ""), "config");
+
+  // Other threads read all along while cameras come and go: the camera list, the health board,
+  // the loopback status and the metrics (the gateway's readers of its camera list). Built with
+  // -fsanitize=thread this is the data-race check; here every read must simply succeed.
+  std::atomic<bool> stopReading{false};
+  std::atomic<int> reads{0}, failedReads{0};
+  std::string readBodies;
+  std::thread reader([&] {
+    while (!stopReading) {
+      for (const char* target : {"/api/cameras", "/api/health/cameras", "/api/cameras/api-cam"}) {
+        const auto r = admin.call("GET", target);
+        if (r.status != 200 && !(r.status == 404 && std::string(target).ends_with("api-cam"))) {
+          ++failedReads;
+        }
+        readBodies += r.body;
+        ++reads;
+      }
+      for (const char* target : {"/status", "/metrics"}) {
+        if (sharpeyes::api::testing::Conn(port).request("GET", target).status != 200) ++failedReads;
+        ++reads;
+      }
+      std::this_thread::sleep_for(20ms);  // pacing on a 2-core machine, not synchronisation
+    }
+  });
+  struct JoinReader {
+    std::atomic<bool>& stop;
+    std::thread& t;
+    ~JoinReader() {
+      stop = true;
+      if (t.joinable()) t.join();
+    }
+  } joinReader{stopReading, reader};
 
   const json good = {{"id", "api-cam"},
                      {"name", "Gate (API)"},
@@ -350,6 +384,12 @@ TEST_F(GatewayCamerasTest, AddEditRemoveAtRunTimeAndKeepThemOverARestart) {
     EXPECT_EQ(actions["camera.edit"], 2) << audit.dump();
     EXPECT_EQ(actions["camera.remove"], 1) << audit.dump();
   }
+
+  stopReading = true;
+  reader.join();
+  EXPECT_GT(reads.load(), 50);
+  EXPECT_EQ(failedReads.load(), 0);
+  responses_ += readBodies;
 
   gw.kill(SIGTERM);
   ASSERT_EQ(gw.wait(60s), std::optional<int>(0)) << gw.err();

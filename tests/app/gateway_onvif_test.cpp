@@ -132,5 +132,93 @@ TEST(GatewayOnvif, CameraGivenByOnvifAddressStreamsMovesAndReportsItsEvents) {
   sim.stop();
 }
 
+// The same camera added through the API while the gateway runs (no camera in its config file):
+// resolved through ONVIF, streaming and moving at once; removed, its pipeline stops.
+TEST(GatewayOnvif, CameraAddedThroughTheApiByItsOnvifAddress) {
+  const fs::path dir = fs::path(::testing::TempDir()) / "gw-onvif-api";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  sim::SimOptions o;
+  o.cameras = 1;
+  o.distinctScenes = 1;
+  o.loopSeconds = 10;
+  o.ptzCameras = {0};
+  o.main = {1280, 720, 25, 2000, 50};
+  o.cacheDir = SHARPEYES_TEST_CACHE_DIR;
+  auto simServer = sim::SimServer::start(o);
+  ASSERT_TRUE(simServer.ok()) << simServer.error().describe();
+  auto& sim = **simServer;
+  sim::OnvifDeviceOptions d;
+  d.discovery = false;
+  d.username = "admin";
+  d.password = kCameraPassword;
+  auto device = sim::OnvifDevice::start(sim, d);
+  ASSERT_TRUE(device.ok()) << device.error().describe();
+
+  std::ostringstream y;
+  y << "gateway:\n  id: gw-onvif\n  division: \"510603101000\"\n  data_dir: " << dir.string()
+    << "\n  http: {address: 127.0.0.1, port: 0}\n"
+    << "defaults:\n  recording: {segment_length: 2s}\n"
+    << "cameras: []\n";
+  const auto config = (dir / "gateway.yaml").string();
+  std::ofstream(config) << y.str();
+  ChildProcess gw;
+  const uint16_t port =
+      testing::startGateway(gw, config, (dir / "gw").string(),
+                            {std::string("SHARPEYES_ADMIN_PASSWORD=") + kAdminPassword});
+  ASSERT_NE(port, 0);
+  testing::Api admin(port, "admin", kAdminPassword);
+  ASSERT_TRUE(admin.ok()) << gw.err();
+  std::string responses;
+
+  {
+    const auto r = admin.call("POST", "/api/cameras",
+                              {{"id", "ptz-gate"},
+                               {"division", "510603101201"},
+                               {"ptz", true},
+                               {"onvif", {{"address", (*device)->deviceUrl(0)}}},
+                               {"username", "admin"},
+                               {"password", kCameraPassword}});
+    responses += r.body;
+    ASSERT_EQ(r.status, 201) << r.body << gw.err();
+  }
+  json cam;
+  ASSERT_TRUE(waitFor(
+      [&] {
+        const auto r = admin.call("GET", "/api/cameras/ptz-gate");
+        responses += r.body;
+        if (r.status != 200) return false;
+        cam = json::parse(r.body);
+        return cam["state"].is_object() && cam["state"].value("state", "") == "streaming" &&
+               cam["state"].value("segments", 0) >= 1;
+      },
+      90s))
+      << cam.dump() << gw.err();
+  EXPECT_EQ(cam.value("main_url", "").rfind("rtsp://", 0), 0u) << cam.dump();
+  const auto before = sim.view(0);
+  {
+    const auto r = admin.call("POST", "/api/cameras/ptz-gate/ptz",
+                              {{"action", "move"}, {"pan", 0.8}, {"timeout_ms", 800}});
+    ASSERT_EQ(r.status, 200) << r.body << gw.err();
+  }
+  ASSERT_TRUE(waitFor([&] { return sim.view(0).pan != before.pan; }, 10s))
+      << "the view did not move";
+
+  ASSERT_EQ(admin.call("DELETE", "/api/cameras/ptz-gate").status, 200);
+  ASSERT_TRUE(gw.waitForOutput("camera ptz-gate: stopped", 30s)) << gw.err();
+  EXPECT_EQ(admin.call("GET", "/api/cameras/ptz-gate").status, 404);
+  EXPECT_EQ(admin.call("POST", "/api/cameras/ptz-gate/ptz", {{"action", "stop"}}).status, 404);
+
+  gw.kill(SIGTERM);
+  EXPECT_EQ(gw.wait(30s), std::optional<int>(0)) << gw.err();
+  EXPECT_EQ((gw.out() + gw.err() + responses).find(kCameraPassword), std::string::npos);
+  EXPECT_EQ(fs::exists(dir / "secrets")
+                ? std::distance(fs::directory_iterator(dir / "secrets"), fs::directory_iterator())
+                : 0,
+            0);
+  (*device)->stop();
+  sim.stop();
+}
+
 }  // namespace
 }  // namespace sharpeyes::app

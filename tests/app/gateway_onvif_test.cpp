@@ -206,6 +206,8 @@ TEST(GatewayOnvif, CameraAddedThroughTheApiByItsOnvifAddress) {
 
   ASSERT_EQ(admin.call("DELETE", "/api/cameras/ptz-gate").status, 200);
   ASSERT_TRUE(gw.waitForOutput("camera ptz-gate: stopped", 30s)) << gw.err();
+  // Its ONVIF event subscription is released too.
+  EXPECT_TRUE(gw.waitForOutput("camera ptz-gate: ONVIF events stopped", 30s)) << gw.err();
   EXPECT_EQ(admin.call("GET", "/api/cameras/ptz-gate").status, 404);
   EXPECT_EQ(admin.call("POST", "/api/cameras/ptz-gate/ptz", {{"action", "stop"}}).status, 404);
 

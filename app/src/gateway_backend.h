@@ -1,7 +1,7 @@
 #pragma once
 // GatewayBackend: the HTTP API's view of this gateway (api::Backend) on top of storage — the
 // event store, alerts, segment index, cases and audit, clips and evidence — plus hooks into the
-// gateway for what lives in memory (camera list and health, PTZ).
+// gateway for what lives in memory (camera list and health, PTZ, camera changes).
 //
 // Threads: every method runs on an HTTP I/O thread, concurrently; the stores serialise on their
 // database connection and the hooks are thread-safe. Clip cutting and evidence packing block

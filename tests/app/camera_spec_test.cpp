@@ -71,7 +71,7 @@ TEST_F(CameraSpecTest, ASpecIsReadLikeAConfigCameraWithTheGatewaysDefaults) {
 }
 
 TEST_F(CameraSpecTest, ErrorsNameTheApiField) {
-  auto message = [&](api::CameraSpec s) {
+  auto message = [&](const api::CameraSpec& s) {
     auto r = read(s);
     return std::holds_alternative<std::string>(r) ? std::get<std::string>(r) : "(accepted)";
   };

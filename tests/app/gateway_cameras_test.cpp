@@ -74,7 +74,7 @@ class GatewayCamerasTest : public ::testing::Test {
       << "  feed: {enabled: false, width: 640, height: 360, fps: 5}\n"
       << "cameras:\n  - id: cam01\n    division: \"510603101201\"\n    main: " << sim_->mainUrl(0)
       << "\n    sub: " << sim_->subUrl(0) << "\n";
-    const auto path = (dir_ / "gateway.yaml").string();
+    auto path = (dir_ / "gateway.yaml").string();
     std::ofstream(path) << y.str();
     return path;
   }

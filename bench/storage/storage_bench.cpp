@@ -460,6 +460,7 @@ void benchClip(const Options& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  std::cout << std::unitbuf;  // progress reaches a redirected log as it happens
   Options o;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];

@@ -95,7 +95,8 @@ class GatewayApiTest : public ::testing::Test {
       << "\n  http: {address: 127.0.0.1, port: 0}\n"
       << "defaults:\n  recording: {segment_length: 2s}\n"
       << "  feed: {enabled: false, width: 640, height: 360, fps: 5}\n"
-      << "storage: {retention: 30d, sweep_interval: 5s, event_clips: true}\n"
+      // A quota, so that the host disk's fill (watermarks) never deletes the test's recordings.
+      << "storage: {retention: 30d, quota_gb: 50, sweep_interval: 5s, event_clips: true}\n"
       << "cameras:\n";
     for (int i = 0; i < sim_->cameraCount(); ++i) {
       y << "  - id: " << sim_->cameraName(i) << "\n    division: \"51060310120" << (i + 1)

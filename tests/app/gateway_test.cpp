@@ -54,6 +54,8 @@ class GatewayTest : public ::testing::Test {
       << "\n  http: {address: 127.0.0.1, port: 0}\n"
       << "defaults:\n  recording: {segment_length: 4s}\n"
       << "  health: {stall_timeout: 2s, backoff_initial: 500ms, backoff_max: 2s}\n"
+      // A quota, so that the host disk's fill (watermarks) never deletes the test's recordings.
+      << "storage: {quota_gb: 50}\n"
       << "cameras:\n";
     for (int i = 0; i < sim_->cameraCount(); ++i) {
       y << "  - id: " << sim_->cameraName(i) << "\n    division: \"51060310120" << (i + 1)

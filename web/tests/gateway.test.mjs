@@ -86,7 +86,7 @@ const cams = [
 ];
 let yaml = `gateway:\n  id: gw-web\n  division: "510603101000"\n  data_dir: ${dataDir}\n  http: {address: 127.0.0.1, port: 0}\n` +
   'defaults:\n  recording: {segment_length: 2s}\n  feed: {enabled: false, width: 640, height: 360, fps: 5}\n' +
-  'storage: {retention: 30d, sweep_interval: 30s, event_clips: true}\ncameras:\n';
+  'storage: {retention: 30d, quota_gb: 50, sweep_interval: 30s, event_clips: true}\ncameras:\n';
 for (const c of cams) {
   yaml += `  - id: ${c.id}\n    name: "${c.name}"\n    division: "${c.division}"\n    main: ${c.main}\n`;
   if (c.sub) yaml += `    sub: ${c.sub}\n`;

@@ -179,9 +179,17 @@ class DbEventStore final : public EventStore {
       std::string branches;
       for (int v = lowest; v <= highest; ++v) {
         if (!branches.empty()) branches += " UNION ALL ";
-        branches += std::string("SELECT * FROM (SELECT ") + kColumns + " FROM events WHERE " +
-                    where + " AND severity = " + param(static_cast<int64_t>(v)) + order +
-                    " LIMIT " + limitParam + ") AS b" + std::to_string(v);
+        branches += "SELECT * FROM (SELECT ";
+        branches += kColumns;
+        branches += " FROM events WHERE ";
+        branches += where;
+        branches += " AND severity = ";
+        branches += param(static_cast<int64_t>(v));
+        branches += order;
+        branches += " LIMIT ";
+        branches += limitParam;
+        branches += ") AS b";
+        branches += std::to_string(v);
       }
       sql = std::string("SELECT ") + kColumns + " FROM (" + branches + ") AS u" + order +
             " LIMIT " + limitParam;

@@ -429,8 +429,10 @@ struct ResolveResults {
 };
 
 TEST_F(OnvifSimTest, RuntimeJoinsConcurrentResolvesOfOneCameraOnAWorker) {
-  onvif::OnvifRuntime runtime(1);
+  // Results outlive the runtime: its workers (joined by its destructor) may still be inside a
+  // callback when the test's wait returns.
   ResolveResults got;
+  onvif::OnvifRuntime runtime(1);
   WorkerBlocker blocker(runtime);
   // A flapping stream asks four times while the first resolution has not even started.
   for (int i = 0; i < 4; ++i) {
@@ -472,8 +474,10 @@ TEST_F(OnvifSimTest, RuntimeResolveTimeoutBoundsTheWholeResolution) {
   ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
   const std::string silent = "127.0.0.1:" + std::to_string(ntohs(a.sin_port));
 
-  onvif::OnvifRuntime runtime(1);
+  // Results outlive the runtime: its workers (joined by its destructor) may still be inside a
+  // callback when the test's wait returns.
   ResolveResults got;
+  onvif::OnvifRuntime runtime(1);
   const auto t0 = std::chrono::steady_clock::now();
   runtime.resolveStreams(silent, creds(), fast(), 1s, got.callback());
   ASSERT_TRUE(got.waitCount(1, 30s));
@@ -486,8 +490,10 @@ TEST_F(OnvifSimTest, RuntimeResolveTimeoutBoundsTheWholeResolution) {
 }
 
 TEST_F(OnvifSimTest, RuntimeResolveTimeoutCountsTheWaitForAWorker) {
-  onvif::OnvifRuntime runtime(1);
+  // Results outlive the runtime: its workers (joined by its destructor) may still be inside a
+  // callback when the test's wait returns.
   ResolveResults got;
+  onvif::OnvifRuntime runtime(1);
   const auto deadline = std::chrono::steady_clock::now() + 300ms;
   // The only worker is busy (another camera's slow call) until after the request's deadline.
   runtime.post([deadline] { std::this_thread::sleep_until(deadline + 200ms); });
@@ -500,6 +506,7 @@ TEST_F(OnvifSimTest, RuntimeResolveTimeoutCountsTheWaitForAWorker) {
 }
 
 TEST_F(OnvifSimTest, RuntimeReportsABadAddressOnAWorker) {
+  ResolveResults got;  // outlives the runtime (see above)
   onvif::OnvifRuntime runtime(1);
   std::mutex mu;
   std::condition_variable cv;
@@ -520,7 +527,6 @@ TEST_F(OnvifSimTest, RuntimeReportsABadAddressOnAWorker) {
   EXPECT_NE(state->second, std::this_thread::get_id());
   EXPECT_NE(why.find("ONVIF address must be"), std::string::npos) << why;
   lock.unlock();
-  ResolveResults got;
   runtime.resolveStreams("not a host!", creds(), fast(), 5s, got.callback());
   ASSERT_TRUE(got.waitCount(1, 10s));
   ASSERT_FALSE(got.results[0].ok());

@@ -28,11 +28,8 @@ using sharpeyes::testing::waitFor;
 constexpr const char* kAdminPassword = "admin-pass-4711";
 constexpr const char* kCameraPassword = "cam-secret-9";
 
-TEST(GatewayOnvif, CameraGivenByOnvifAddressStreamsMovesAndReportsItsEvents) {
-  const fs::path dir = fs::path(::testing::TempDir()) / "gw-onvif";
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-
+// One PTZ camera (live-encoded, so PTZ moves its view) and its ONVIF device with digest login.
+core::Result<std::unique_ptr<sim::SimServer>> startPtzSim() {
   sim::SimOptions o;
   o.cameras = 1;
   o.distinctScenes = 1;
@@ -40,14 +37,26 @@ TEST(GatewayOnvif, CameraGivenByOnvifAddressStreamsMovesAndReportsItsEvents) {
   o.ptzCameras = {0};
   o.main = {1280, 720, 25, 2000, 50};
   o.cacheDir = SHARPEYES_TEST_CACHE_DIR;
-  auto simServer = sim::SimServer::start(o);
-  ASSERT_TRUE(simServer.ok()) << simServer.error().describe();
-  auto& sim = **simServer;
+  return sim::SimServer::start(o);
+}
+
+auto startDevice(sim::SimServer& sim) {
   sim::OnvifDeviceOptions d;
   d.discovery = false;
   d.username = "admin";
   d.password = kCameraPassword;
-  auto device = sim::OnvifDevice::start(sim, d);
+  return sim::OnvifDevice::start(sim, d);
+}
+
+TEST(GatewayOnvif, CameraGivenByOnvifAddressStreamsMovesAndReportsItsEvents) {
+  const fs::path dir = fs::path(::testing::TempDir()) / "gw-onvif";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+
+  auto simServer = startPtzSim();
+  ASSERT_TRUE(simServer.ok()) << simServer.error().describe();
+  auto& sim = **simServer;
+  auto device = startDevice(sim);
   ASSERT_TRUE(device.ok()) << device.error().describe();
   const std::string camera = sim.cameraName(0);
 
@@ -138,21 +147,10 @@ TEST(GatewayOnvif, CameraAddedThroughTheApiByItsOnvifAddress) {
   const fs::path dir = fs::path(::testing::TempDir()) / "gw-onvif-api";
   fs::remove_all(dir);
   fs::create_directories(dir);
-  sim::SimOptions o;
-  o.cameras = 1;
-  o.distinctScenes = 1;
-  o.loopSeconds = 10;
-  o.ptzCameras = {0};
-  o.main = {1280, 720, 25, 2000, 50};
-  o.cacheDir = SHARPEYES_TEST_CACHE_DIR;
-  auto simServer = sim::SimServer::start(o);
+  auto simServer = startPtzSim();
   ASSERT_TRUE(simServer.ok()) << simServer.error().describe();
   auto& sim = **simServer;
-  sim::OnvifDeviceOptions d;
-  d.discovery = false;
-  d.username = "admin";
-  d.password = kCameraPassword;
-  auto device = sim::OnvifDevice::start(sim, d);
+  auto device = startDevice(sim);
   ASSERT_TRUE(device.ok()) << device.error().describe();
 
   std::ostringstream y;

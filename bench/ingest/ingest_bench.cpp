@@ -12,7 +12,7 @@
 // RSS per camera, segments written, gaps, and the ratio ours/ffmpeg.
 //
 // Usage: ingest_bench [--cameras N] [--seconds T] [--threads K] [--no-analytics]
-//                     [--no-jitterbuffer-phase] [--workdir D]
+//                     [--no-jitterbuffer-phase] [--no-ffmpeg-phase] [--workdir D]
 #include <gst/gst.h>
 #include <gst/rtsp-server/rtsp-server.h>
 #include <signal.h>
@@ -47,6 +47,7 @@ struct Args {
   int threads = 2;
   bool analytics = true;
   bool jitterbufferPhase = true;  // also record with rtpjitterbuffer (the pre-timestamper path)
+  bool ffmpegPhase = true;        // the baseline; off only to look at our own gaps quickly
   std::string workdir = "var/bench-ingest";
 };
 
@@ -295,14 +296,17 @@ int main(int argc, char** argv) {
       a.analytics = false;
     else if (k == "--no-jitterbuffer-phase")
       a.jitterbufferPhase = false;
+    else if (k == "--no-ffmpeg-phase")
+      a.ffmpegPhase = false;
     else if (k == "--workdir")
       a.workdir = next();
     else if (k == "--serve-only")
       serveOnly = true;
     else {
-      std::fprintf(stderr,
-                   "usage: ingest_bench [--cameras N] [--seconds T] [--threads K] "
-                   "[--no-analytics] [--no-jitterbuffer-phase] [--workdir D]\n");
+      std::fprintf(
+          stderr,
+          "usage: ingest_bench [--cameras N] [--seconds T] [--threads K] "
+          "[--no-analytics] [--no-jitterbuffer-phase] [--no-ffmpeg-phase] [--workdir D]\n");
       return 2;
     }
   }
@@ -368,9 +372,12 @@ int main(int argc, char** argv) {
   int port = startServer(server);
   const Result ours = runOurs(a, port, false, work / "ours");
   stopServer(server);
-  port = startServer(server);
-  const Result ff = runFfmpeg(a, port, work / "ffmpeg");
-  stopServer(server);
+  Result ff;
+  if (a.ffmpegPhase) {
+    port = startServer(server);
+    ff = runFfmpeg(a, port, work / "ffmpeg");
+    stopServer(server);
+  }
   Result withJitterbuffer;
   if (a.jitterbufferPhase) {
     port = startServer(server);

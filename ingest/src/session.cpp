@@ -498,10 +498,8 @@ GstPadProbeReturn Session::onParsedData(GstPad* pad, GstPadProbeInfo* info) {
         const guint64 rt = gst_segment_to_running_time(&segment_, GST_FORMAT_TIME, ts);
         if (GST_CLOCK_TIME_IS_VALID(rt) &&
             !GST_BUFFER_FLAG_IS_SET(buf, GST_BUFFER_FLAG_DELTA_UNIT)) {
-          // Receipt time of each keyframe: a segment's start is the receipt of its first frame,
-          // while splitmuxsink opens the file only once that GOP is complete.
-          keyframeReceipts_.emplace_back(rt, core::processClock().now());
-          if (keyframeReceipts_.size() > 32) keyframeReceipts_.pop_front();
+          // Receipt time of each keyframe: segment starts come from their lower envelope.
+          clock_.observe(rt, core::processClock().now());
         }
         if (GST_CLOCK_TIME_IS_VALID(rt)) {
           prevRt_ = lastRt_;
@@ -594,23 +592,9 @@ gchar* Session::onFormatLocation(GstSample* firstSample) {
     }
   }
   std::lock_guard lock(mutex_);
-  core::WallTime receipt = now;
-  for (const auto& [krt, wall] : keyframeReceipts_)
-    if (krt == rt) receipt = wall;
-  // Segment starts follow media time from one anchor, so consecutive segments of a session are
-  // contiguous in the index; a drift of over a second from the receipt clock re-anchors.
-  core::WallTime start = receipt;
-  if (anchor_ && rt >= anchor_->second) {
-    start = anchor_->first + core::Duration(static_cast<int64_t>(rt - anchor_->second));
-    if (std::chrono::abs(start - receipt) > std::chrono::seconds(1)) {
-      spdlog::info("ingest: camera {}: media time drifted {} ms from receipt time; re-anchored",
-                   spec_.camera.str(),
-                   std::chrono::duration_cast<std::chrono::milliseconds>(start - receipt).count());
-      start = receipt;
-      anchor_.reset();
-    }
-  }
-  if (!anchor_) anchor_ = std::make_pair(start, rt);
+  // The file's name carries the start as known now; the index gets the start worked out when the
+  // segment closes (takeClosedSegment), with the receipts of the keyframes seen meanwhile.
+  const core::WallTime start = clock_.estimate(rt).value_or(now);
 
   namespace fs = std::filesystem;
   const std::string cam = spec_.camera.str();
@@ -656,6 +640,16 @@ Session::StreamInfo Session::streamInfo() const {
   return info_;
 }
 
+core::WallTime Session::wallStart(uint64_t rtStart, uint64_t rtEnd, core::WallTime named) {
+  const auto s = clock_.segmentStart(rtStart, rtEnd, named);
+  if (s.reanchored) {
+    spdlog::info("ingest: camera {}: media time and receipt time disagree by {} ms; re-anchored",
+                 spec_.camera.str(),
+                 std::chrono::duration_cast<std::chrono::milliseconds>(s.correction).count());
+  }
+  return s.wall;
+}
+
 std::optional<SegmentClosed> Session::takeClosedSegment(const std::string& location,
                                                         uint64_t runningTime) {
   std::lock_guard lock(mutex_);
@@ -665,12 +659,14 @@ std::optional<SegmentClosed> Session::takeClosedSegment(const std::string& locat
   for (const auto& [path, f] : fragments_)
     if (f.rtStart > it->second.rtStart) newest = false;
   uint64_t end = runningTime;
-  // After our EOS the recorder reports the last frame's start; the segment ends after it.
-  if (eosSent_ && newest) end = std::max<uint64_t>(end, lastEndRt_);
+  // After our EOS the recorder reports the last frame's start; the segment ends after it. A
+  // segment cut before the EOS (its close read only after it) ends where the next one starts,
+  // at a keyframe, and is left as it is.
+  if (eosSent_ && newest && !clock_.sawKeyframeAt(end)) end = std::max<uint64_t>(end, lastEndRt_);
   SegmentClosed seg;
   seg.camera = spec_.camera;
   seg.path = location;
-  seg.start = it->second.wallStart;
+  seg.start = wallStart(it->second.rtStart, end, it->second.wallStart);
   seg.mediaDuration = core::Duration(end > it->second.rtStart ? end - it->second.rtStart : 0);
   seg.codec = info_.codec;
   seg.width = info_.width;
@@ -691,8 +687,12 @@ std::vector<SegmentClosed> Session::takeLeftoverSegments() {
     SegmentClosed seg;
     seg.camera = spec_.camera;
     seg.path = path;
-    seg.start = f.wallStart;
-    seg.mediaDuration = core::Duration(lastEndRt_ > f.rtStart ? lastEndRt_ - f.rtStart : 0);
+    // It ends where the next unfinished one starts, the last one after the last frame.
+    uint64_t end = std::max(lastEndRt_, f.rtStart);
+    for (const auto& [otherPath, other] : fragments_)
+      if (other.rtStart > f.rtStart) end = std::min(end, other.rtStart);
+    seg.start = wallStart(f.rtStart, end, f.wallStart);
+    seg.mediaDuration = core::Duration(static_cast<int64_t>(end - f.rtStart));
     seg.codec = info_.codec;
     seg.width = info_.width;
     seg.height = info_.height;

@@ -11,7 +11,6 @@
 
 #include <atomic>
 #include <cstdint>
-#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -23,6 +22,7 @@
 #include "sharpeyes/core/result.h"
 #include "sharpeyes/core/time.h"
 #include "sharpeyes/ingest/ingest.h"
+#include "wall_clock.h"
 
 namespace sharpeyes::ingest {
 
@@ -101,6 +101,7 @@ class Session : public std::enable_shared_from_this<Session> {
     core::WallTime wallStart{};
     uint64_t rtStart = 0;
   };
+  core::WallTime wallStart(uint64_t rtStart, uint64_t rtEnd, core::WallTime named);  // mutex_ held
   core::Result<void> buildChain(const std::string& encoding, GstPad* srcPad);
   GstElement* buildAnalyticsBranch(const std::string& encoding, bool withQueue,
                                    std::vector<GstElement*>& elements);
@@ -136,8 +137,7 @@ class Session : public std::enable_shared_from_this<Session> {
   uint64_t prevRt_ = 0;
   uint64_t lastEndRt_ = 0;
   std::map<std::string, Fragment> fragments_;
-  std::optional<std::pair<core::WallTime, uint64_t>> anchor_;         // wall time <-> running time
-  std::deque<std::pair<uint64_t, core::WallTime>> keyframeReceipts_;  // running time, receipt
+  WallClockMapper clock_;  // running time -> wall time of segment starts
   // PTS repair (parser src probe; one streaming thread).
   GstClockTime lastPts_ = GST_CLOCK_TIME_NONE;
   GstClockTime lastFrameDur_ = 0;

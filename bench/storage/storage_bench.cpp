@@ -1,10 +1,11 @@
 // Storage benchmark. Loads N events (over a year) and D days of 10 s segments for C cameras
 // into SQLite and PostgreSQL (a server started with tests/storage/pg_fixture.sh), then measures:
 //   - event query latency p50/p99 over a mix of filters (time window + camera, division prefix,
-//     type + severity, zone, object class, second page by cursor);
+//     type + severity, zone, object class, second page by cursor); on PostgreSQL a second
+//     pass with generic plans allowed (plan_cache_mode = auto) as the baseline;
 //   - segment insert rate through SegmentIndex::insert (one durable commit per row, the
 //     recorder's path);
-//   - the timeline of one camera-day;
+//   - the timeline of one camera-day (baseline: the same rows read whole from the table);
 //   - retention sweeps (age): the oldest day of every camera, then the next day of one camera;
 //   - clip export (libavformat remux) against `ffmpeg -ss ... -c copy` over the same segments,
 //     as multiples of real time.
@@ -213,65 +214,81 @@ void benchBackend(const std::string& name, const std::string& url, const std::st
 
   // ---- event queries ----
   auto events = storage::EventStore::open(*db).value();
-  std::vector<double> lat;
-  std::vector<std::vector<double>> byKind(6);
-  std::vector<std::vector<size_t>> rowsByKind(6);
   const char* kKinds[] = {"camera+1h", "township+1d",     "type+severity",
                           "zone",      "object class+1w", "page 2 (cursor)"};
   const auto& zones = bench::EventGenerator::zones();
   const auto& classes = bench::EventGenerator::classes();
   std::mt19937_64 qr(
       static_cast<uint64_t>(std::chrono::system_clock::now().time_since_epoch().count()));
-  std::cout << "event queries " << loadavg() << "\n";
-  for (int i = 0; i < o.queries; ++i) {
-    storage::EventQuery q;
-    q.limit = 100;
-    const int kind = i % 6;
-    const core::WallTime at = kEpoch + std::chrono::microseconds(qr() % spanUs);
-    switch (kind) {
-      case 0:
-        q.cameras = {camera(static_cast<int>(qr() % m.cameras))};
-        q.range = core::TimeRange{at, at + 1h};
-        break;
-      case 1:
-        q.division =
-            core::DivisionCode::parse("510603" + std::to_string(101 + qr() % 4) + "000").value();
-        q.range = core::TimeRange{at, at + 24h};
-        break;
-      case 2:
-        q.types = {kTypes[qr() % 5]};
-        q.minSeverity = 3;
-        break;
-      case 3: q.zone = zones[qr() % zones.size()]; break;
-      case 4:
-        q.objectClass = classes[qr() % classes.size()];
-        q.range = core::TimeRange{at, at + 24h * 7};
-        break;
-      default: {
-        q.cameras = {camera(static_cast<int>(qr() % m.cameras))};
-        auto first = events->query(q);
-        if (!first) die("query", first.error());
-        q.cursor = first->nextCursor;
+  auto eventQueries = [&](const std::string& label) {
+    std::vector<double> lat;
+    std::vector<std::vector<double>> byKind(6);
+    std::vector<std::vector<size_t>> rowsByKind(6);
+    std::cout << "event queries" << label << " " << loadavg() << "\n";
+    for (int i = 0; i < o.queries; ++i) {
+      storage::EventQuery q;
+      q.limit = 100;
+      const int kind = i % 6;
+      const core::WallTime at = kEpoch + std::chrono::microseconds(qr() % spanUs);
+      switch (kind) {
+        case 0:
+          q.cameras = {camera(static_cast<int>(qr() % m.cameras))};
+          q.range = core::TimeRange{at, at + 1h};
+          break;
+        case 1:
+          q.division =
+              core::DivisionCode::parse("510603" + std::to_string(101 + qr() % 4) + "000").value();
+          q.range = core::TimeRange{at, at + 24h};
+          break;
+        case 2:
+          q.types = {kTypes[qr() % 5]};
+          q.minSeverity = 3;
+          break;
+        case 3: q.zone = zones[qr() % zones.size()]; break;
+        case 4:
+          q.objectClass = classes[qr() % classes.size()];
+          q.range = core::TimeRange{at, at + 24h * 7};
+          break;
+        default: {
+          q.cameras = {camera(static_cast<int>(qr() % m.cameras))};
+          auto first = events->query(q);
+          if (!first) die("query", first.error());
+          q.cursor = first->nextCursor;
+        }
       }
+      const auto qt = Clock::now();
+      auto page = events->query(q);
+      const double ms = secondsSince(qt) * 1000;
+      if (!page) die("query", page.error());
+      lat.push_back(ms);
+      byKind[kind].push_back(ms);
+      rowsByKind[kind].push_back(page->events.size());
     }
-    const auto qt = Clock::now();
-    auto page = events->query(q);
-    const double ms = secondsSince(qt) * 1000;
-    if (!page) die("query", page.error());
-    lat.push_back(ms);
-    byKind[kind].push_back(ms);
-    rowsByKind[kind].push_back(page->events.size());
-  }
-  auto all = percentiles(lat);
-  std::cout << "event query (" << o.queries << " queries, 100 per page): p50 " << all.p50
-            << " ms, p99 " << all.p99 << " ms, max " << all.max << " ms " << loadavg() << "\n";
-  for (int k = 0; k < 6; ++k) {
-    auto p = percentiles(byKind[k]);
-    size_t rows = 0;
-    for (size_t n : rowsByKind[k]) rows += n;
-    std::cout << "  " << kKinds[k] << ": p50 " << p.p50 << " ms, p99 " << p.p99 << " ms, max "
-              << p.max << " ms (" << (rowsByKind[k].empty() ? 0 : rows / rowsByKind[k].size())
-              << " rows per page on average)\n";
+    auto all = percentiles(lat);
+    std::cout << "event query" << label << " (" << o.queries << " queries, 100 per page): p50 "
+              << all.p50 << " ms, p99 " << all.p99 << " ms, max " << all.max << " ms " << loadavg()
+              << "\n";
+    for (int k = 0; k < 6; ++k) {
+      auto p = percentiles(byKind[k]);
+      size_t rows = 0;
+      for (size_t n : rowsByKind[k]) rows += n;
+      std::cout << "  " << kKinds[k] << ": p50 " << p.p50 << " ms, p99 " << p.p99 << " ms, max "
+                << p.max << " ms (" << (rowsByKind[k].empty() ? 0 : rows / rowsByKind[k].size())
+                << " rows per page on average)\n";
+    }
+  };
+  eventQueries("");
+  if (name == "postgresql") {
+    // Baseline in the same run: the product's connection plans every execution with its values
+    // (plan_cache_mode = force_custom_plan, db_postgres.cpp); before that PostgreSQL was free to
+    // switch a statement to a generic plan after five executions. The same session, other
+    // random queries, after the measured pass (so the baseline runs on the warmer cache).
+    if (auto r = raw.execScript("SET plan_cache_mode = auto"); !r)
+      die("plan_cache_mode", r.error());
+    eventQueries(", baseline with generic plans allowed (plan_cache_mode = auto, the code before)");
+    if (auto r = raw.execScript("SET plan_cache_mode = force_custom_plan"); !r) {
+      die("plan_cache_mode", r.error());
+    }
   }
 
   // ---- segment insert through the recorder's path (one durable commit per row) ----
@@ -319,21 +336,37 @@ void benchBackend(const std::string& name, const std::string& url, const std::st
             << loadavg() << "\n";
 
   // ---- timeline query ----
+  // Alternated with a baseline on other random camera-days: the same rows read whole through
+  // SegmentIndex::query (from the table, as the timeline did before the covering index of
+  // migration 8).
   std::vector<double> tls;
+  std::vector<double> rowsRead;
   size_t spans = 0;
-  for (int i = 0; i < 100; ++i) {
+  size_t baselineRows = 0;
+  for (int i = 0; i < 200; ++i) {
     const int day = static_cast<int>(qr() % std::max(1, m.days));
     const auto from = kEpoch + 24h * day;
+    const auto cam = camera(static_cast<int>(qr() % m.cameras));
     t = Clock::now();
-    auto tl =
-        index->timeline(camera(static_cast<int>(qr() % m.cameras)), {from, from + 24h}, 200ms);
-    tls.push_back(secondsSince(t) * 1000);
-    if (!tl) die("timeline", tl.error());
-    spans += tl->covered.size();
+    if (i % 2 == 0) {
+      auto tl = index->timeline(cam, {from, from + 24h}, 200ms);
+      tls.push_back(secondsSince(t) * 1000);
+      if (!tl) die("timeline", tl.error());
+      spans += tl->covered.size();
+    } else {
+      auto rows = index->query(cam, {from, from + 24h});
+      rowsRead.push_back(secondsSince(t) * 1000);
+      if (!rows) die("segment query", rows.error());
+      baselineRows += rows->size();
+    }
   }
   auto tp = percentiles(tls);
+  auto bp = percentiles(rowsRead);
   std::cout << "timeline of one camera-day (~8 640 segments): p50 " << tp.p50 << " ms, p99 "
-            << tp.p99 << " ms (" << spans / 100 << " covered spans on average) " << loadavg()
+            << tp.p99 << " ms (" << spans / tls.size() << " covered spans on average) " << loadavg()
+            << "\n  baseline, the camera-day's rows read whole (the table): p50 " << bp.p50
+            << " ms, p99 " << bp.p99 << " ms (" << baselineRows / rowsRead.size()
+            << " rows on average); p50 ratio baseline/timeline " << bp.p50 / std::max(tp.p50, 1e-9)
             << "\n";
 
   // ---- retention sweeps (age) ----

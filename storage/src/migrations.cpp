@@ -242,6 +242,16 @@ CREATE INDEX events_type_severity_start ON events (type, severity, start_us, seq
 CREATE STATISTICS events_type_severity (mcv) ON type, severity FROM events;
 ANALYZE events;
 )sql"},
+    {8, "segments_timeline_covering_index",
+     // The recordings timeline reads only (start_us, end_us) of one camera's rows in start
+     // order: with end_us in the index it never reads the table, whose rows are stored in the
+     // order 100 cameras record them (a camera-day's 8 640 rows sat on ~8 640 table pages:
+     // 52 ms p50 on SQLite, 1.7 s on PostgreSQL with a cold cache at 26 M rows). It replaces
+     // (camera, start_us), its prefix, which every other per-camera query still finds in it.
+     R"sql(
+CREATE INDEX segments_camera_start_end ON segments (camera, start_us, end_us);
+DROP INDEX segments_camera_start;
+)sql"},
 };
 
 std::string forDialect(const std::string& sql, Dialect d) {

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "backend.h"
+#include "db.h"
 #include "sharpeyes/storage/database.h"
 
 namespace sharpeyes::storage {
@@ -48,6 +49,7 @@ class EventStoreTest : public ::testing::TestWithParam<std::string> {
   }
   void fill(int n) {
     std::vector<core::Event> all;
+    all.reserve(static_cast<size_t>(n));
     for (int i = 0; i < n; ++i) all.push_back(makeEvent(i));
     auto r = store_->storeMany(all);
     ASSERT_TRUE(r) << r.error().describe();
@@ -293,6 +295,42 @@ TEST_P(EventStoreTest, GetManyFindsKnownIdsAcrossStatementChunks) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, EventStoreTest, ::testing::Values("sqlite", "postgresql"));
+
+// PostgreSQL may switch a prepared statement to a generic plan, one that knows no parameter
+// values, after five executions. The best plan of an event search depends on the values (a
+// township over one day: walk events_start; generic: walk the township's whole year in
+// events_division_start, 100-480 ms at 2 M events), so the backend's connections plan every
+// execution with its values (db_postgres.cpp). Seen here through the module's own connection.
+TEST(PostgresEventQueryTest, RepeatedStatementsArePlannedWithTheirValues) {
+  TempDir dir;
+  auto db = testing::openBackend("postgresql", dir);
+  ASSERT_TRUE(db) << db.error().describe();
+  auto store = EventStore::open(*db);
+  ASSERT_TRUE(store);
+  std::vector<core::Event> all;
+  all.reserve(50);
+  for (int i = 0; i < 50; ++i) all.push_back(makeEvent(i));
+  ASSERT_TRUE((*store)->storeMany(all));
+  auto& raw = (*db)->db();
+  ASSERT_TRUE(raw.execScript(
+      "PREPARE township (bigint, bigint, text, text) AS SELECT seq FROM events WHERE "
+      "start_us >= $1 AND start_us < $2 AND division >= $3 AND division < $4 "
+      "ORDER BY start_us DESC, seq DESC LIMIT 101"));
+  const int64_t t0 = core::toUnixMicros(kT0);
+  for (int i = 0; i < 8; ++i) {
+    const std::string begin = std::to_string(t0 + int64_t{i} * 1'000'000);
+    auto rows = raw.query("EXPLAIN EXECUTE township (" + begin + ", " +
+                          std::to_string(t0 + 3'600'000'000) + ", '510603101', '510603102')");
+    ASSERT_TRUE(rows) << rows.error().describe();
+    std::string plan;
+    for (const auto& r : *rows) plan += r.str(0) + "\n";
+    EXPECT_NE(plan.find(begin), std::string::npos) << "execution " << i + 1 << ":\n" << plan;
+    EXPECT_EQ(plan.find("$1"), std::string::npos) << "execution " << i + 1 << ":\n" << plan;
+  }
+  auto mode = raw.query("SHOW plan_cache_mode");
+  ASSERT_TRUE(mode);
+  EXPECT_EQ((*mode)[0].str(0), "force_custom_plan");
+}
 
 }  // namespace
 }  // namespace sharpeyes::storage

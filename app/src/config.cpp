@@ -133,12 +133,14 @@ struct Defaults {
   ingest::HealthOptions health;
   ingest::AnalyticsFeedOptions feed;
   ingest::Transport transport = ingest::Transport::kTcp;
+  bool tcpJitterBuffer = false;  // see ingest::StreamSource::jitterBufferOverTcp
 };
 
 CameraEntry readCamera(const YamlMap& cam, const Defaults& d, const GatewayConfig& gw,
                        const std::string& recordingDir) {
-  cam.allowOnly({"id", "name", "division", "main", "sub", "onvif", "transport", "credentials",
-                 "recording", "health", "feed", "analytics", "enabled", "retention", "ptz"});
+  cam.allowOnly({"id", "name", "division", "main", "sub", "onvif", "transport", "tcp_jitter_buffer",
+                 "credentials", "recording", "health", "feed", "analytics", "enabled", "retention",
+                 "ptz"});
   CameraEntry e;
   auto& c = e.ingest;
   auto id = core::CameraId::parse(cam.requireString("id"));
@@ -157,6 +159,7 @@ CameraEntry readCamera(const YamlMap& cam, const Defaults& d, const GatewayConfi
                              " is outside the gateway's division " + gw.division.str());
   }
   const auto transport = readTransport(cam, d.transport);
+  const bool tcpJitterBuffer = cam.getBool("tcp_jitter_buffer", d.tcpJitterBuffer);
   std::string user, password;
   if (auto creds = cam.optionalMap("credentials")) readCredentials(*creds, user, password);
 
@@ -172,15 +175,20 @@ CameraEntry readCamera(const YamlMap& cam, const Defaults& d, const GatewayConfi
     src.username = user;
     src.password = password;
     e.onvif = src;
+    // The stream URIs come from the camera later; how to pull them is decided here.
+    c.main.transport = transport;
+    c.main.jitterBufferOverTcp = tcpJitterBuffer;
   } else {
     if (!cam.has("main")) cam.fail("main", "required key is missing (or give onvif)");
     c.main = readStream(cam, "main", transport);
     c.main.username = user;
     c.main.password = password;
+    c.main.jitterBufferOverTcp = tcpJitterBuffer;
     if (cam.has("sub")) {
       auto sub = readStream(cam, "sub", transport);
       sub.username = user;
       sub.password = password;
+      sub.jitterBufferOverTcp = tcpJitterBuffer;
       c.sub = sub;
     }
   }
@@ -204,8 +212,10 @@ Defaults readDefaults(const GatewayConfig& cfg) {
   Defaults d;
   if (!cfg.defaults.IsDefined() || cfg.defaults.IsNull()) return d;
   const YamlMap defaults(cfg.defaults, cfg.file, "defaults");
-  defaults.allowOnly({"transport", "recording", "health", "feed", "analytics"});
+  defaults.allowOnly(
+      {"transport", "tcp_jitter_buffer", "recording", "health", "feed", "analytics"});
   d.transport = readTransport(defaults, d.transport);
+  d.tcpJitterBuffer = defaults.getBool("tcp_jitter_buffer", d.tcpJitterBuffer);
   if (auto r = defaults.optionalMap("recording")) readRecording(*r, d.recording);
   if (auto h = defaults.optionalMap("health")) readHealth(*h, d.health);
   if (auto f = defaults.optionalMap("feed")) readFeed(*f, d.feed);
@@ -236,7 +246,7 @@ GatewayConfig parseRoot(const YAML::Node& root, const std::string& file) {
   cfg.file = file;
 
   const YamlMap gw = top.map("gateway");
-  gw.allowOnly({"id", "division", "data_dir", "http", "ingest_threads"});
+  gw.allowOnly({"id", "division", "data_dir", "http", "ingest_threads", "max_connecting"});
   cfg.id = gw.requireString("id");
   if (!core::CameraId::parse(cfg.id))
     gw.fail("id", "may contain only letters, digits, '-' and '_'");
@@ -246,6 +256,7 @@ GatewayConfig parseRoot(const YAML::Node& root, const std::string& file) {
   cfg.dataDir = gw.getString("data_dir", cfg.dataDir);
   if (cfg.dataDir.empty()) gw.fail("data_dir", "must not be empty");
   cfg.ingestThreads = static_cast<int>(gw.getInt("ingest_threads", cfg.ingestThreads, 1, 64));
+  cfg.maxConnecting = static_cast<int>(gw.getInt("max_connecting", cfg.maxConnecting, 0, 10000));
   if (auto http = gw.optionalMap("http")) {
     http->allowOnly({"address", "port"});
     cfg.http.address = http->getString("address", cfg.http.address);

@@ -74,6 +74,7 @@ struct GatewayConfig {
   std::string dataDir = "var";  // recordings in <dataDir>/recordings, index in <dataDir>/index.db
   HttpConfig http;
   int ingestThreads = 2;
+  int maxConnecting = 16;  // ingest::IngestOptions::maxConnecting (0: no limit)
   std::vector<CameraEntry> cameras;
   YAML::Node bus;  // optional `bus:` section for the bus module's reader
   std::optional<bus::PublisherConfig> busConfig;  // parsed from `bus` at load

@@ -201,6 +201,7 @@ core::Result<void> Gateway::start() {
 
   ingest::IngestOptions io;
   io.threads = config_.ingestThreads;
+  io.maxConnecting = config_.maxConnecting;
   auto manager = ingest::IngestManager::create(io, *this);
   if (!manager) return manager.error();
   ingest_ = std::move(manager.value());

@@ -16,6 +16,8 @@ namespace {
 // How long a retiring recorder may take to finish its open segment after EOS.
 constexpr auto kEosTimeout = std::chrono::seconds(3);
 constexpr auto kStatsWindow = std::chrono::seconds(5);
+// How long a main session still silent keeps its connection slot (IngestCore::acquireSlot).
+constexpr auto kSlotHold = std::chrono::seconds(2);
 
 std::string seconds(core::Duration d) {
   char buf[32];
@@ -98,6 +100,30 @@ void IngestCore::endLive(std::shared_ptr<LiveChannel> channel,
   }
 }
 
+bool IngestCore::acquireSlot(std::function<void()> onSlot) {
+  std::lock_guard lock(slotMutex_);
+  if (maxConnecting <= 0 || slotsTaken_ < maxConnecting) {
+    ++slotsTaken_;
+    return true;
+  }
+  slotWaiters_.push_back(std::move(onSlot));
+  return false;
+}
+
+void IngestCore::releaseSlot() {
+  std::function<void()> next;
+  {
+    std::lock_guard lock(slotMutex_);
+    if (slotWaiters_.empty()) {
+      if (slotsTaken_ > 0) --slotsTaken_;
+      return;
+    }
+    next = std::move(slotWaiters_.front());  // the slot passes on, still taken
+    slotWaiters_.pop_front();
+  }
+  next();
+}
+
 Camera::Camera(CameraConfig config, EventLoop& loop, std::shared_ptr<IngestCore> core)
     : config_(std::move(config)),
       loop_(loop),
@@ -164,8 +190,8 @@ void Camera::start() {
     self->tick();
     return true;
   });
+  subWithMain_ = wantSub();
   startMain("connecting to " + core::redactUrl(config_.main.url));
-  if (wantSub()) startSub();
 }
 
 GSource* Camera::watchBus(const std::shared_ptr<Session>& session) {
@@ -238,12 +264,51 @@ void Camera::handleBus(Session* session, GstMessage* msg) {
 
 void Camera::startMain(const std::string& reason) {
   mainData_ = false;
-  mainStarted_ = std::chrono::steady_clock::now();
   notify(health_.onAttempt(reason));
+  if (mainQueued_) return;  // already waiting for a slot; it starts the current sources
+  // A restart of the gateway (or a network coming back) would otherwise set up every camera at
+  // once: hundreds of RTSP handshakes and pipelines starve the cameras already streaming, and
+  // the server side (often the camera's own small CPU, or an NVR) as well.
+  const bool now = core_->acquireSlot([weak = weak_from_this(), core = core_, loop = &loop_] {
+    const bool posted = loop->post([weak, core] {
+      auto self = weak.lock();
+      if (!self || self->stopped_ || !self->mainQueued_) {
+        core->releaseSlot();
+        return;
+      }
+      self->mainQueued_ = false;
+      self->mainSlot_ = true;
+      self->launchMain();
+    });
+    if (!posted) core->releaseSlot();
+  });
+  if (!now) {
+    mainQueued_ = true;
+    std::lock_guard lock(statusMutex_);
+    status_.reason =
+        reason + " (waiting: " + std::to_string(core_->maxConnecting) + " cameras are connecting)";
+    return;
+  }
+  mainSlot_ = true;
+  launchMain();
+}
+
+void Camera::launchMain() {
+  mainStarted_ = std::chrono::steady_clock::now();
   main_ = std::make_shared<Session>(mainSpec(), counters_, &core_->listener);
   auto started = main_->start();
   if (main_->pipeline()) mainWatch_ = watchBus(main_);
+  if (subWithMain_ && !stopped_) {
+    subWithMain_ = false;
+    if (wantSub() && !sub_) startSub();
+  }
   if (!started) mainFailed(started.error().message);
+}
+
+void Camera::releaseMainSlot() {
+  if (!mainSlot_) return;
+  mainSlot_ = false;
+  core_->releaseSlot();
 }
 
 void Camera::startSub() {
@@ -255,6 +320,7 @@ void Camera::startSub() {
 }
 
 void Camera::retireMain() {
+  releaseMainSlot();
   EventLoop::cancel(mainWatch_);
   // Its live tap (if any) becomes stale: the end is reported once the session is down.
   if (main_) liveMain_->bump();
@@ -322,6 +388,9 @@ void Camera::tick() {
   while (window_.size() > 2 && now - window_.front().at > kStatsWindow) window_.pop_front();
 
   if (main_) {
+    // The costly part of setting up is over within kSlotHold (handshake, pipeline, first
+    // caps): a camera that stays silent (dead, or far away) must not keep others waiting.
+    if (mainSlot_ && (main_->gotData() || now - mainStarted_ > kSlotHold)) releaseMainSlot();
     if (main_->gotData()) {
       if (!mainData_) {
         mainData_ = true;
@@ -454,8 +523,8 @@ void Camera::updateSources(StreamSource main, std::optional<StreamSource> sub) {
   retireMain();
   retireSub();
   subFailures_ = 0;
+  subWithMain_ = wantSub();
   startMain("sources updated; connecting to " + core::redactUrl(config_.main.url));
-  if (wantSub()) startSub();
 }
 
 }  // namespace sharpeyes::ingest

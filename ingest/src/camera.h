@@ -42,6 +42,19 @@ struct IngestCore {
               std::shared_ptr<CameraCounters> counters, const std::shared_ptr<IngestCore>& self);
   // Reports a live stream's end on a short-lived thread (it may wait for a delivery in flight).
   void endLive(std::shared_ptr<LiveChannel> channel, const std::shared_ptr<IngestCore>& self);
+
+  // Connection slots (IngestOptions::maxConnecting; 0: no limit). A camera's main session holds
+  // one while it sets up: until its first data, or kSlotHold, or its end. Any thread.
+  // True: a slot is taken. False: `onSlot` runs later, on the thread that frees a slot, and owns
+  // the slot handed over: it must keep it or give it back with releaseSlot().
+  bool acquireSlot(std::function<void()> onSlot);
+  void releaseSlot();
+  int maxConnecting = 0;
+
+ private:
+  std::mutex slotMutex_;
+  int slotsTaken_ = 0;
+  std::deque<std::function<void()>> slotWaiters_;
 };
 
 class Camera : public std::enable_shared_from_this<Camera> {
@@ -66,6 +79,8 @@ class Camera : public std::enable_shared_from_this<Camera> {
   static gboolean onBusMessage(GstBus* bus, GstMessage* msg, gpointer data);
   void handleBus(Session* session, GstMessage* msg);
   void startMain(const std::string& reason);
+  void launchMain();       // with a connection slot
+  void releaseMainSlot();  // once the main session streams, fails, or kSlotHold has passed
   void startSub();
   void retireMain();
   void retireSub();
@@ -97,6 +112,9 @@ class Camera : public std::enable_shared_from_this<Camera> {
   GSource* mainWatch_ = nullptr;
   core::MonoTime mainStarted_{};
   bool mainData_ = false;
+  bool mainQueued_ = false;   // waiting for a connection slot
+  bool mainSlot_ = false;     // holds a connection slot
+  bool subWithMain_ = false;  // the analytics sub stream starts once the main has its slot
   std::shared_ptr<Session> sub_;
   GSource* subWatch_ = nullptr;
   core::MonoTime subStarted_{};

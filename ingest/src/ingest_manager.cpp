@@ -61,6 +61,7 @@ class Manager final : public IngestManager {
  public:
   Manager(const IngestOptions& options, Listener& listener)
       : options_(options), core_(std::make_shared<IngestCore>(listener)) {
+    core_->maxConnecting = options.maxConnecting;
     const int n = std::max(1, options.threads);
     for (int i = 0; i < n; ++i) {
       core_->loops.push_back(std::make_unique<EventLoop>("ingest-" + std::to_string(i)));
@@ -215,6 +216,9 @@ core::Result<std::unique_ptr<IngestManager>> IngestManager::create(const IngestO
   if (auto ok = initGstreamer(); !ok) return ok.error();
   if (options.threads < 1 || options.threads > 64)
     return core::makeError(core::ErrorCode::kInvalidArgument, "ingest threads must be 1..64");
+  if (options.maxConnecting < 0)
+    return core::makeError(core::ErrorCode::kInvalidArgument,
+                           "ingest maxConnecting must be 0 (no limit) or more");
   return std::unique_ptr<IngestManager>(std::make_unique<Manager>(options, listener));
 }
 

@@ -72,6 +72,33 @@ TEST_F(ConfigTest, ReadsAGoodFileWithDefaultsAndOverrides) {
   EXPECT_FALSE(c2.sub.has_value());
 }
 
+TEST_F(ConfigTest, TcpJitterBufferAndConnectionSlots) {
+  // Defaults: TCP streams are timestamped without rtpjitterbuffer; 16 cameras connect at once.
+  auto cfg = parseGatewayConfig(kGood, "t.yaml");
+  EXPECT_EQ(cfg.maxConnecting, 16);
+  EXPECT_FALSE(cfg.cameras[0].ingest.main.jitterBufferOverTcp);
+  EXPECT_FALSE(cfg.cameras[0].ingest.sub->jitterBufferOverTcp);
+
+  std::string text = kGood;
+  text.replace(text.find("defaults:\n"), 10, "defaults:\n  tcp_jitter_buffer: true\n");
+  text.replace(text.find("  http: {"), 9, "  max_connecting: 4\n  http: {");
+  text.replace(text.find("    transport: udp"), 18, "    tcp_jitter_buffer: false");
+  cfg = parseGatewayConfig(text, "t.yaml");
+  EXPECT_EQ(cfg.maxConnecting, 4);
+  EXPECT_TRUE(cfg.cameras[0].ingest.main.jitterBufferOverTcp);  // from defaults
+  EXPECT_TRUE(cfg.cameras[0].ingest.sub->jitterBufferOverTcp);
+  EXPECT_FALSE(cfg.cameras[1].ingest.main.jitterBufferOverTcp);  // the camera's own
+
+  text = kGood;
+  text.replace(text.find("  http: {"), 9, "  max_connecting: -1\n  http: {");
+  EXPECT_NE(errorOf(text).find("gateway.max_connecting: must be between 0 and 10000"),
+            std::string::npos)
+      << errorOf(text);
+  text = kGood;
+  text.replace(text.find("    transport: udp"), 18, "    tcp_jitter_buffer: maybe");
+  EXPECT_NE(errorOf(text).find("cameras[1].tcp_jitter_buffer"), std::string::npos) << errorOf(text);
+}
+
 TEST_F(ConfigTest, UnknownKeyNamesFileLineAndKey) {
   std::string text = kGood;
   text.replace(text.find("    transport: udp"), 18, "    transprot: udp");

@@ -243,6 +243,48 @@ TEST(Ingest, UnreachableAndDeadCamerasGoOfflineOthersRecordStopIsBounded) {
   ingest->stop();  // idempotent
 }
 
+TEST(Ingest, ConnectionSlotsMakeCamerasTakeTurnsAndDeadOnesDoNotBlock) {
+  RtspFixture server;
+  server.addMount("/ok");
+  SilentPort silent;
+  TempDir dir;
+  RecordingListener listener;
+  IngestOptions options;
+  options.maxConnecting = 1;
+  auto ingest = makeManager(listener, options);
+  ASSERT_TRUE(ingest);
+  // A silent camera takes the only slot first. It never sends video, yet it gives the slot up
+  // after 2 s (not after its 30 s connect timeout): "ok" streams, but not before that.
+  auto dead =
+      testCamera("dead", "rtsp://127.0.0.1:" + std::to_string(silent.port()) + "/x", dir.str());
+  dead.health.connectTimeout = 30s;
+  const auto t0 = std::chrono::steady_clock::now();
+  ASSERT_TRUE(ingest->addCamera(dead).ok());
+  ASSERT_TRUE(ingest->addCamera(testCamera("queued", server.url("/ok"), dir.str())).ok());
+  ASSERT_TRUE(ingest->addCamera(testCamera("ok", server.url("/ok"), dir.str())).ok());
+  // "queued" waits behind "dead" and is removed while waiting: its turn must pass on, not leak.
+  ASSERT_TRUE(ingest->removeCamera(core::CameraId::parse("queued").value()).ok());
+  ASSERT_TRUE(listener.waitState("ok", CameraState::kStreaming, 20s));
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, 2s);
+  EXPECT_LT(listener.stateIndex("queued", CameraState::kStreaming), 0);
+  // Turns keep passing: two more cameras added later both stream, one after the other.
+  ASSERT_TRUE(ingest->addCamera(testCamera("later1", server.url("/ok"), dir.str())).ok());
+  ASSERT_TRUE(ingest->addCamera(testCamera("later2", server.url("/ok"), dir.str())).ok());
+  EXPECT_TRUE(listener.waitState("later1", CameraState::kStreaming, 20s));
+  EXPECT_TRUE(listener.waitState("later2", CameraState::kStreaming, 20s));
+  ASSERT_TRUE(listener.waitFor([&] { return listener.segmentsLocked("ok").size() >= 1; }, 20s));
+  ingest->stop();
+}
+
+TEST(Ingest, NegativeConnectionSlotsAreRejected) {
+  RecordingListener listener;
+  IngestOptions options;
+  options.maxConnecting = -1;
+  auto created = IngestManager::create(options, listener);
+  ASSERT_FALSE(created.ok());
+  EXPECT_NE(created.error().message.find("maxConnecting"), std::string::npos);
+}
+
 TEST(Ingest, SubStreamFeedsAnalyticsAndItsFailureDoesNotStopRecording) {
   RtspFixture server;
   server.addMount("/main");

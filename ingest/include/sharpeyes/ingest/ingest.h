@@ -33,11 +33,12 @@ struct StreamSource {
   std::string username;  // empty: no auth
   std::string password;  // never logged
   Transport transport = Transport::kTcp;
-  // Over TCP, RTP arrives in order, so packets can be timestamped from the RTP clock in the
+  // Over TCP, RTP arrives in order, so packets are timestamped from the RTP clock in the
   // connection's own thread (false) instead of passing through rtpjitterbuffer and its thread,
-  // which costs about a quarter of the recording CPU (docs/benchmarks.md). The jitterbuffer stays
-  // the default until a teardown that hung once under load in CI is understood.
-  bool jitterBufferOverTcp = true;
+  // which costs about a quarter of the recording CPU (docs/benchmarks.md). True brings the
+  // jitterbuffer back (config `tcp_jitter_buffer: true`), for a camera whose RTP clock is too
+  // irregular to timestamp from.
+  bool jitterBufferOverTcp = false;
 };
 
 struct RecordingOptions {
@@ -150,6 +151,10 @@ struct IngestOptions {
   // stop() waits this long for recorders to finish their open segments and pipelines to reach
   // NULL; whatever is still stuck after that (a dead camera's socket) is abandoned, not awaited.
   core::Duration stopTimeout = 5s;
+  // Cameras setting up their main stream at once (0: no limit). The rest wait their turn, so a
+  // restart with 200 cameras does not open 200 handshakes and pipelines in the same second. A
+  // camera holds its turn until its first video, for at most 2 s: dead cameras do not block.
+  int maxConnecting = 16;
 };
 
 class IngestManager {

@@ -393,14 +393,14 @@ int main(int argc, char** argv) {
 
   std::printf("\n%-28s %14s %12s %9s %6s %9s\n", "", "cpu s/stream-s", "RSS MiB/cam", "segments",
               "gaps", "streaming");
-  std::printf("%-28s %14.5f %12.2f %9zu %6d %6.0f/%d\n", "sharpeyes (TCP timestamper)",
+  std::printf("%-28s %14.5f %12.2f %9zu %6d %6.0f/%d\n", "sharpeyes (default)",
               ours.cpu / streamSeconds, ours.rssPerCamMiB, ours.segments, ours.gaps,
               ours.streamingAtEnd, a.cameras);
   std::printf("%-28s %14.5f %12.2f %9zu %6s\n", "ffmpeg -c copy -f segment", ff.cpu / streamSeconds,
               ff.rssPerCamMiB, ff.segments, "-");
   std::printf("ratio sharpeyes/ffmpeg (cpu): %.3f\n", ff.cpu > 0 ? ours.cpu / ff.cpu : 0.0);
   if (a.jitterbufferPhase) {
-    std::printf("%-28s %14.5f %12.2f %9zu %6d %6.0f/%d\n", "sharpeyes (jitterbuffer, default)",
+    std::printf("%-28s %14.5f %12.2f %9zu %6d %6.0f/%d\n", "sharpeyes (tcp_jitter_buffer)",
                 withJitterbuffer.cpu / streamSeconds, withJitterbuffer.rssPerCamMiB,
                 withJitterbuffer.segments, withJitterbuffer.gaps, withJitterbuffer.streamingAtEnd,
                 a.cameras);

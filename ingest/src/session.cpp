@@ -611,6 +611,45 @@ gchar* Session::onFormatLocation(GstSample* firstSample) {
   return g_strdup(path.c_str());
 }
 
+void Session::stopSinksFirst() {
+  // A bin goes down one step at a time, sinks first: PLAYING -> PAUSED for every element, then
+  // PAUSED -> READY. A sink in PAUSED blocks the next buffer (preroll) until it plays again or
+  // flushes. Over TCP the thread pushing that buffer is rtspsrc's own reader (no jitterbuffer
+  // thread in between), which holds the lock rtspsrc's PLAYING -> PAUSED needs: the teardown
+  // hung (seen on a live-only sub stream under load; gdb: reader in gst_base_sink_wait_preroll,
+  // teardown in rtspsrc's change_state). Taking each sink down to NULL on its own first flushes
+  // it, the reader's push returns FLUSHING, and the rest of the pipeline follows freely.
+  GstIterator* it = gst_bin_iterate_sinks(GST_BIN(pipeline_));
+  std::vector<GstElement*> sinks;
+  GValue item = G_VALUE_INIT;
+  bool done = false;
+  while (!done) {
+    switch (gst_iterator_next(it, &item)) {
+      case GST_ITERATOR_OK: {
+        auto* e = GST_ELEMENT(g_value_get_object(&item));
+        // Not the recorder: it sits behind its own queue (never blocks the reader), and taken
+        // down ahead of the rest it cuts its last file short (no moov: unplayable).
+        gchar* name = gst_element_get_name(e);
+        if (g_strcmp0(name, "recorder") != 0) sinks.push_back(GST_ELEMENT(gst_object_ref(e)));
+        g_free(name);
+        g_value_reset(&item);
+      } break;
+      case GST_ITERATOR_RESYNC:
+        for (GstElement* e : sinks) gst_object_unref(e);
+        sinks.clear();
+        gst_iterator_resync(it);
+        break;
+      default: done = true; break;
+    }
+  }
+  g_value_unset(&item);
+  gst_iterator_free(it);
+  for (GstElement* e : sinks) {
+    gst_element_set_state(e, GST_STATE_NULL);
+    gst_object_unref(e);
+  }
+}
+
 bool Session::recorderStarted() {
   std::lock_guard lock(mutex_);
   return spec_.kind == SessionSpec::Kind::kMain && spec_.recording.enabled && parse_ &&

@@ -106,6 +106,7 @@ class Session : public std::enable_shared_from_this<Session> {
   GstElement* buildAnalyticsBranch(const std::string& encoding, bool withQueue,
                                    std::vector<GstElement*>& elements);
   void postError(const std::string& message);
+  void stopSinksFirst();  // before the pipeline goes to NULL (see session.cpp)
   bool hasOpenFragments();
   bool recorderStarted();
   void sendEos();
@@ -195,6 +196,7 @@ void Session::finish(bool finishRecording, core::Duration eosTimeout, OnClosed&&
     gst_message_unref(msg);
   }
   gst_object_unref(bus);
+  stopSinksFirst();
   gst_element_set_state(pipeline_, GST_STATE_NULL);
   gst_object_unref(pipeline_);
   pipeline_ = nullptr;

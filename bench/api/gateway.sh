@@ -14,27 +14,15 @@ seed="$bench/bench/api/api_seed_events"
 [ -x "$bin" ] && [ -x "$seed" ] || { echo "build sharpeyes and api_seed_events first" >&2; exit 2; }
 command -v wrk >/dev/null || { echo "wrk is missing (apt-get install wrk)" >&2; exit 2; }
 
+. "$root/bench/api/gateway_lib.sh"
 work=$(mktemp -d)
-trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; rm -rf "$work"' EXIT
-pid=0
+trap 'bench_gateway_stop; rm -rf "$work"' EXIT
 start=$SECONDS
 "$seed" "$work/data" "$events" 64
 echo "seeded in $((SECONDS - start)) s"
-{
-  echo "gateway: {id: gw-bench, division: \"510603101000\", data_dir: $work/data, http: {address: 127.0.0.1, port: 0}}"
-  echo "storage: {event_clips: false}"
-  echo "api: {threads: 4}"
-  echo "cameras:"
-  for i in $(seq 0 63); do
-    printf '  - {id: cam%03d, division: "5106031012%02d", main: "rtsp://127.0.0.1:9/x", enabled: false}\n' "$i" $((1 + i % 4))
-  done
-} >"$work/gw.yaml"
-SHARPEYES_ADMIN_PASSWORD=bench-admin-1 "$bin" gateway --config "$work/gw.yaml" 2>"$work/gw.log" &
-pid=$!
-for _ in $(seq 300); do grep -q "listening on" "$work/gw.log" && break; sleep 0.1; done
-port=$(sed -nE 's/.*listening on 127\.0\.0\.1:([0-9]+).*/\1/p' "$work/gw.log" | head -1)
-token=$(curl -s -X POST "http://127.0.0.1:$port/api/login" -d '{"user":"admin","password":"bench-admin-1"}' |
-        sed -E 's/.*"token":"([0-9a-f]+)".*/\1/')
+bench_gateway_start "$bin" "$work"
+port=$gw_port
+token=$gw_token
 echo "machine: $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ), load $(cut -d' ' -f1-3 /proc/loadavg), $events events"
 for p in "/healthz" "/api/events?limit=50" "/api/events?camera=cam007&limit=50" \
          "/api/events?type=tripwire&min_severity=3&limit=50" "/api/alerts?open=true&limit=50" "/api/cameras"; do

@@ -169,47 +169,33 @@ TEST_F(CameraSpecTest, TheApiFileIsWrittenWholeAndReadBack) {
   }
 }
 
-}  // namespace
-}  // namespace sharpeyes::app
-
-namespace sharpeyes::app {
-namespace {
+// Two cameras of the config file: cam01 with a tripwire of its own, cam02 with none; `defaults`
+// is the `defaults:` section (YAML, ending in a newline).
+GatewayConfig parseTripwireCam01AndPlainCam02(const std::string& defaults) {
+  return parseGatewayConfig(
+      "gateway: {id: gw, division: \"510603101000\"}\n" + defaults +
+          "cameras:\n"
+          "  - id: cam01\n    division: \"510603101201\"\n    main: rtsp://h/1\n"
+          "    analytics:\n      rules:\n"
+          "        - {name: gate-line, type: tripwire, line: [[0.5, 0.0], [0.5, 1.0]]}\n"
+          "  - {id: cam02, division: \"510603101202\", main: rtsp://h/2}\n",
+      "gw.yaml");
+}
 
 // The config file's own cameras after the reader was shared with the API: each camera gets its
 // own analytics and nothing of another's.
 TEST(ConfigCamerasTest, AnalyticsStayWithTheirCamera) {
-  const auto cfg = parseGatewayConfig(
-      "gateway: {id: gw, division: \"510603101000\"}\n"
-      "defaults: {feed: {enabled: false}}\n"
-      "cameras:\n"
-      "  - id: cam01\n    division: \"510603101201\"\n    main: rtsp://h/1\n"
-      "    analytics:\n      rules:\n"
-      "        - {name: gate-line, type: tripwire, line: [[0.5, 0.0], [0.5, 1.0]]}\n"
-      "  - {id: cam02, division: \"510603101202\", main: rtsp://h/2}\n",
-      "gw.yaml");
+  const auto cfg = parseTripwireCam01AndPlainCam02("defaults: {feed: {enabled: false}}\n");
   ASSERT_EQ(cfg.cameras.size(), 2u);
   ASSERT_TRUE(cfg.cameras[0].analyticsConfig.has_value());
   EXPECT_EQ(cfg.cameras[0].analyticsConfig->rules.size(), 1u);
   EXPECT_FALSE(cfg.cameras[1].analyticsConfig.has_value());
 }
 
-}  // namespace
-}  // namespace sharpeyes::app
-
-namespace sharpeyes::app {
-namespace {
-
 // defaults.analytics apply to every camera; one camera's own section never leaks into the next.
 TEST(ConfigCamerasTest, DefaultAnalyticsAreNotOverwrittenByACamerasOwn) {
-  const auto cfg = parseGatewayConfig(
-      "gateway: {id: gw, division: \"510603101000\"}\n"
-      "defaults:\n  analytics:\n    rules: [{name: dark, type: signal_loss}]\n"
-      "cameras:\n"
-      "  - id: cam01\n    division: \"510603101201\"\n    main: rtsp://h/1\n"
-      "    analytics:\n      rules:\n"
-      "        - {name: gate-line, type: tripwire, line: [[0.5, 0.0], [0.5, 1.0]]}\n"
-      "  - {id: cam02, division: \"510603101202\", main: rtsp://h/2}\n",
-      "gw.yaml");
+  const auto cfg = parseTripwireCam01AndPlainCam02(
+      "defaults:\n  analytics:\n    rules: [{name: dark, type: signal_loss}]\n");
   ASSERT_EQ(cfg.cameras.size(), 2u);
   ASSERT_TRUE(cfg.cameras[1].analyticsConfig.has_value());
   ASSERT_EQ(cfg.cameras[1].analyticsConfig->rules.size(), 1u);

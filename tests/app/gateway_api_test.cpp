@@ -67,18 +67,8 @@ int liveFragments(Conn& ws, int want, bool needInit = true) {
   return fragments;
 }
 
-class GatewayApiTest : public ::testing::Test {
+class GatewayApiTest : public testing::SimulatorSuite {
  protected:
-  static void SetUpTestSuite() {
-    sim_ = testing::startSuiteSimulator();
-    ASSERT_NE(sim_, nullptr);
-  }
-  static void TearDownTestSuite() {
-    if (sim_ != nullptr) sim_->stop();
-    delete sim_;
-    sim_ = nullptr;
-  }
-
   void SetUp() override {
     dir_ =
         fs::path(::testing::TempDir()) /
@@ -90,29 +80,21 @@ class GatewayApiTest : public ::testing::Test {
   // cam01 in village ...201 with a tripwire across the walkers' path, cam02 in ...202 and cam03
   // in ...203; 2 s segments and short pre/post-rolls so event clips come quickly.
   std::string writeConfig(const std::string& extra = "") {
-    std::ostringstream y;
-    y << "gateway:\n  id: gw-api\n  division: \"510603101000\"\n  data_dir: " << dir_.string()
-      << "\n  http: {address: 127.0.0.1, port: 0}\n"
-      << "defaults:\n  recording: {segment_length: 2s}\n"
-      << "  feed: {enabled: false, width: 640, height: 360, fps: 5}\n"
-      // A quota, so that the host disk's fill (watermarks) never deletes the test's recordings.
-      << "storage: {retention: 30d, quota_gb: 50, sweep_interval: 5s, event_clips: true}\n"
-      << "cameras:\n";
+    testing::GatewayConfig config("gw-api", dir_);
+    config.defaults("recording: {segment_length: 2s}")
+        .defaults("feed: {enabled: false, width: 640, height: 360, fps: 5}")
+        // A quota, so that the host disk's fill (watermarks) never deletes the test's recordings.
+        .storage("{retention: 30d, quota_gb: 50, sweep_interval: 5s, event_clips: true}");
     for (int i = 0; i < sim_->cameraCount(); ++i) {
-      y << "  - id: " << sim_->cameraName(i) << "\n    division: \"51060310120" << (i + 1)
-        << "\"\n    main: " << sim_->mainUrl(i) << "\n";
       // cam03 has no sub stream (many older cameras): its live "sub" view is its main stream.
-      if (i != 2) y << "    sub: " << sim_->subUrl(i) << "\n";
-      if (i == 0) {
-        y << "    analytics:\n      pre_roll: 1s\n      post_roll: 2s\n      rules:\n"
-          << "        - {name: gate-line, type: tripwire, line: [[0.5, 0.0], [0.5, 1.0]], "
-             "direction: both, severity: 2}\n";
-      }
+      config.simCamera(*sim_, i, i != 2,
+                       i != 0 ? ""
+                              : "    analytics:\n      pre_roll: 1s\n      post_roll: 2s\n"
+                                "      rules:\n"
+                                "        - {name: gate-line, type: tripwire, "
+                                "line: [[0.5, 0.0], [0.5, 1.0]], direction: both, severity: 2}\n");
     }
-    y << extra;
-    const auto path = (dir_ / "gateway.yaml").string();
-    std::ofstream(path) << y.str();
-    return path;
+    return config.extra(extra).write();
   }
 
   uint16_t startGateway(ChildProcess& gw, const std::string& config) {
@@ -139,11 +121,8 @@ class GatewayApiTest : public ::testing::Test {
     return alert;
   }
 
-  static sim::SimServer* sim_;
   fs::path dir_;
 };
-
-sim::SimServer* GatewayApiTest::sim_ = nullptr;
 
 TEST_F(GatewayApiTest, OperatorsPoliceAndVillagesWorkThroughTheApi) {
   ChildProcess gw;
@@ -218,8 +197,9 @@ TEST_F(GatewayApiTest, OperatorsPoliceAndVillagesWorkThroughTheApi) {
       {"close", {{"note", "closed"}}}};
   // Skipping a step is refused.
   EXPECT_EQ(admin.call("POST", "/api/alerts/" + alertId + "/handle", json::object()).status, 409);
+  const std::string alertTarget = "/api/alerts/" + alertId + "/";
   for (const auto& [action, body] : steps) {
-    const auto r = admin.call("POST", "/api/alerts/" + alertId + "/" + action, body);
+    const auto r = admin.call("POST", alertTarget + action, body);
     ASSERT_EQ(r.status, 200) << action << ": " << r.body;
   }
   {

@@ -47,18 +47,8 @@ std::vector<fs::path> filesIn(const fs::path& dir) {
   return out;
 }
 
-class GatewayCamerasTest : public ::testing::Test {
+class GatewayCamerasTest : public testing::SimulatorSuite {
  protected:
-  static void SetUpTestSuite() {
-    sim_ = testing::startSuiteSimulator();
-    ASSERT_NE(sim_, nullptr);
-  }
-  static void TearDownTestSuite() {
-    if (sim_ != nullptr) sim_->stop();
-    delete sim_;
-    sim_ = nullptr;
-  }
-
   void SetUp() override {
     dir_ = fs::path(::testing::TempDir()) / "gwcams";
     fs::remove_all(dir_);
@@ -67,16 +57,11 @@ class GatewayCamerasTest : public ::testing::Test {
 
   // Only cam01 comes from the file; the simulator's cam02 and cam03 are added through the API.
   std::string writeConfig() {
-    std::ostringstream y;
-    y << "gateway:\n  id: gw-cams\n  division: \"510603101000\"\n  data_dir: " << dir_.string()
-      << "\n  http: {address: 127.0.0.1, port: 0}\n"
-      << "defaults:\n  recording: {segment_length: 2s}\n"
-      << "  feed: {enabled: false, width: 640, height: 360, fps: 5}\n"
-      << "cameras:\n  - id: cam01\n    division: \"510603101201\"\n    main: " << sim_->mainUrl(0)
-      << "\n    sub: " << sim_->subUrl(0) << "\n";
-    auto path = (dir_ / "gateway.yaml").string();
-    std::ofstream(path) << y.str();
-    return path;
+    return testing::GatewayConfig("gw-cams", dir_)
+        .defaults("recording: {segment_length: 2s}")
+        .defaults("feed: {enabled: false, width: 640, height: 360, fps: 5}")
+        .camera("cam01", "510603101201", sim_->mainUrl(0), sim_->subUrl(0))
+        .write();
   }
 
   uint16_t startGateway(ChildProcess& gw, const std::string& config, const std::string& name) {
@@ -138,12 +123,9 @@ class GatewayCamerasTest : public ::testing::Test {
         all->begin(), all->end(), [&](const auto& s) { return s.camera.str() == camera; }));
   }
 
-  static sim::SimServer* sim_;
   fs::path dir_;
   std::string responses_;
 };
-
-sim::SimServer* GatewayCamerasTest::sim_ = nullptr;
 
 TEST_F(GatewayCamerasTest, AddEditRemoveAtRunTimeAndKeepThemOverARestart) {
   const std::string config = writeConfig();

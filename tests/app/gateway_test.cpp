@@ -28,18 +28,8 @@ using sharpeyes::testing::waitFor;
 
 constexpr auto kFrameInterval = 40ms;  // 25 fps
 
-class GatewayTest : public ::testing::Test {
+class GatewayTest : public testing::SimulatorSuite {
  protected:
-  static void SetUpTestSuite() {
-    sim_ = testing::startSuiteSimulator();
-    ASSERT_NE(sim_, nullptr);
-  }
-  static void TearDownTestSuite() {
-    if (sim_ != nullptr) sim_->stop();
-    delete sim_;
-    sim_ = nullptr;
-  }
-
   void SetUp() override {
     dir_ = fs::path(::testing::TempDir()) /
            ("gw-" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
@@ -49,22 +39,13 @@ class GatewayTest : public ::testing::Test {
   }
 
   std::string writeConfig(const std::string& extraCamera = "") {
-    std::ostringstream y;
-    y << "gateway:\n  id: gw-test\n  division: \"510603101000\"\n  data_dir: " << dir_.string()
-      << "\n  http: {address: 127.0.0.1, port: 0}\n"
-      << "defaults:\n  recording: {segment_length: 4s}\n"
-      << "  health: {stall_timeout: 2s, backoff_initial: 500ms, backoff_max: 2s}\n"
-      // A quota, so that the host disk's fill (watermarks) never deletes the test's recordings.
-      << "storage: {quota_gb: 50}\n"
-      << "cameras:\n";
-    for (int i = 0; i < sim_->cameraCount(); ++i) {
-      y << "  - id: " << sim_->cameraName(i) << "\n    division: \"51060310120" << (i + 1)
-        << "\"\n    main: " << sim_->mainUrl(i) << "\n";
-    }
-    y << extraCamera;
-    const auto path = (dir_ / "gateway.yaml").string();
-    std::ofstream(path) << y.str();
-    return path;
+    testing::GatewayConfig config("gw-test", dir_);
+    config.defaults("recording: {segment_length: 4s}")
+        .defaults("health: {stall_timeout: 2s, backoff_initial: 500ms, backoff_max: 2s}")
+        // A quota, so that the host disk's fill (watermarks) never deletes the test's recordings.
+        .storage("{quota_gb: 50}");
+    for (int i = 0; i < sim_->cameraCount(); ++i) config.simCamera(*sim_, i, false);
+    return config.extra(extraCamera).write();
   }
 
   // Starts the gateway and returns its HTTP base URL (read from its log).
@@ -134,11 +115,8 @@ class GatewayTest : public ::testing::Test {
     }
   }
 
-  static sim::SimServer* sim_;
   fs::path dir_;
 };
-
-sim::SimServer* GatewayTest::sim_ = nullptr;
 
 TEST_F(GatewayTest, RecordsContiguousDecodableSegmentsFor30Seconds) {
   ChildProcess gw;

@@ -6,11 +6,13 @@
 
 #include <cstdio>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <thread>
 
 #include "commands.h"
 #include "config.h"
 #include "gateway.h"
+#include "gateway_cameras.h"
 #include "http_get.h"
 
 namespace sharpeyes::app {
@@ -39,6 +41,34 @@ sigset_t blockTerminationSignals() {
   return set;
 }
 
+// `gateway --check` after the config file passed: the cameras added through the API
+// (<data_dir>/cameras.api.yaml) are read as the gateway reads them at start, so that a
+// hand-edited mistake there is found before a restart, not by it.
+int checkApiCameras(const std::string& configFile, const GatewayConfig& config) {
+  const ApiCameraFile file(config.apiCamerasPath());
+  auto api = readApiCameras(file, config);
+  if (!api) {
+    std::fprintf(stderr, "sharpeyes gateway: bad config: %s\n", api.error().message.c_str());
+    return kExitBadConfig;
+  }
+  std::set<std::string> ids;
+  for (const auto& cam : config.cameras) ids.insert(cam.ingest.id.str());
+  for (size_t i = 0; i < api->size(); ++i) {
+    const std::string id = (*api)[i].ingest.id.str();
+    if (!ids.insert(id).second) {
+      // Not an error: the gateway starts with it (the first definition wins, the config file's
+      // before the API's).
+      std::fprintf(stderr,
+                   "sharpeyes gateway: warning: %s: cameras[%zu]: camera %s is defined before; "
+                   "this entry is not used\n",
+                   file.path().c_str(), i, id.c_str());
+    }
+  }
+  std::printf("%s: ok (%zu cameras)\n", configFile.c_str(), config.cameras.size());
+  std::printf("%s: ok (%zu cameras added through the API)\n", file.path().c_str(), api->size());
+  return kExitOk;
+}
+
 int runGateway(const GatewayArgs& args) {
   // Logs go to stderr (stdout is for command output), every line flushed at once.
   spdlog::set_default_logger(spdlog::stderr_color_mt("gateway"));
@@ -53,10 +83,7 @@ int runGateway(const GatewayArgs& args) {
     std::fprintf(stderr, "sharpeyes gateway: bad config: %s\n", e.what());
     return kExitBadConfig;
   }
-  if (args.check) {
-    std::printf("%s: ok (%zu cameras)\n", args.config.c_str(), config.cameras.size());
-    return kExitOk;
-  }
+  if (args.check) return checkApiCameras(args.config, config);
   const sigset_t signals = blockTerminationSignals();
   spdlog::info("gateway {} ({}) starting with {} camera(s) from {}", config.id,
                config.division.str(), config.cameras.size(), args.config);

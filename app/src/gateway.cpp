@@ -201,7 +201,6 @@ core::Result<void> Gateway::start() {
 
   ingest::IngestOptions io;
   io.threads = config_.ingestThreads;
-  io.maxConnecting = config_.maxConnecting;
   auto manager = ingest::IngestManager::create(io, *this);
   if (!manager) return manager.error();
   ingest_ = std::move(manager.value());
@@ -932,25 +931,16 @@ core::Result<void> Gateway::loadCameras() {
   config_.cameras.clear();
   const size_t fromConfig = list.size();
   ApiCameraFile file(config_.apiCamerasPath());
-  auto nodes = file.load();
-  if (!nodes) return nodes.error();
-  for (size_t i = 0; i < nodes->size(); ++i) {
-    const YAML::Node& node = (*nodes)[i];
-    CameraEntry entry;
-    try {
-      entry = parseCameraEntry(node, config_, file.path(), "cameras[" + std::to_string(i) + "]");
-    } catch (const ConfigError& e) {
-      return core::makeError(core::ErrorCode::kInvalidArgument, e.what());
-    }
+  auto entries = readApiCameras(file, config_);
+  if (!entries) return entries.error();
+  for (auto& entry : *entries) {
     if (!ids.insert(entry.ingest.id.str()).second) {
       // The config file is authoritative; the API's copy is kept in its file, unused.
       spdlog::warn("camera {}: defined in {} and in {}; the config file's is used",
                    entry.ingest.id.str(), config_.file, file.path());
-      shadowedApiCameras_.push_back(node);
+      shadowedApiCameras_.push_back(entry.source);
       continue;
     }
-    entry.fromApi = true;
-    entry.source = node;
     list.push_back(std::make_shared<const CameraEntry>(std::move(entry)));
   }
   spdlog::info("cameras: {} from {}, {} added through the API ({})", fromConfig, config_.file,

@@ -195,22 +195,23 @@ core::Result<std::vector<YAML::Node>> ApiCameraFile::load() const {
   YAML::Node root;
   try {
     root = YAML::LoadFile(path_);
+  } catch (const YAML::BadFile&) {
+    return makeError(ErrorCode::kCorrupt, path_ + ": cannot read the file");
   } catch (const YAML::Exception& e) {
     return makeError(ErrorCode::kCorrupt, path_ + ":" + std::to_string(e.mark.line + 1) + ":" +
                                               std::to_string(e.mark.column + 1) +
                                               ": YAML syntax error: " + e.msg);
   }
-  std::vector<YAML::Node> out;
-  if (root.IsNull()) return out;
-  if (!root.IsMap() || (root.size() != 1 || !root["cameras"])) {
-    return makeError(ErrorCode::kCorrupt, path_ + ": expected a mapping with only `cameras:`");
+  if (root.IsNull()) return std::vector<YAML::Node>{};
+  try {
+    // The config reader's checks, so that a hand-edited mistake is named like one in the config
+    // file: place, key, what is wrong.
+    const YamlMap top(root, path_, "");
+    top.allowOnly({"cameras"});
+    return top.sequence("cameras");
+  } catch (const ConfigError& e) {
+    return makeError(ErrorCode::kCorrupt, e.what());
   }
-  const YAML::Node cams = root["cameras"];
-  if (cams.IsNull()) return out;
-  if (!cams.IsSequence())
-    return makeError(ErrorCode::kCorrupt, path_ + ": cameras: expected a list");
-  for (const auto& c : cams) out.push_back(c);
-  return out;
 }
 
 core::Result<void> ApiCameraFile::save(const std::vector<YAML::Node>& cameras) const {
@@ -239,6 +240,32 @@ core::Result<void> ApiCameraFile::save(const std::vector<YAML::Node>& cameras) c
     return e;
   }
   return fsyncDir(dir.string());
+}
+
+core::Result<std::vector<CameraEntry>> readApiCameras(const ApiCameraFile& file,
+                                                      const GatewayConfig& gateway) {
+  auto nodes = file.load();
+  if (!nodes) return nodes.error();
+  std::vector<CameraEntry> out;
+  out.reserve(nodes->size());
+  for (size_t i = 0; i < nodes->size(); ++i) {
+    const YAML::Node& node = (*nodes)[i];
+    try {
+      out.push_back(
+          parseCameraEntry(node, gateway, file.path(), "cameras[" + std::to_string(i) + "]"));
+    } catch (const ConfigError& e) {
+      return makeError(ErrorCode::kInvalidArgument, e.what());
+    } catch (const YAML::Exception& e) {
+      const YAML::Mark at = node.Mark();
+      return makeError(ErrorCode::kInvalidArgument,
+                       file.path() + ":" + std::to_string(at.line + 1) + ":" +
+                           std::to_string(at.column + 1) + ": cameras[" + std::to_string(i) +
+                           "]: " + e.msg);
+    }
+    out.back().fromApi = true;
+    out.back().source = node;
+  }
+  return out;
 }
 
 }  // namespace sharpeyes::app

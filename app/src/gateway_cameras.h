@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "config.h"
 #include "sharpeyes/api/backend.h"
 #include "sharpeyes/core/result.h"
 
@@ -42,7 +43,8 @@ class ApiCameraFile {
   explicit ApiCameraFile(std::string path) : path_(std::move(path)) {}
   const std::string& path() const { return path_; }
   // The elements of `cameras:`; empty when the file does not exist. Nodes keep their marks, so
-  // the config reader's messages name this file's lines.
+  // the config reader's messages name this file's lines. kCorrupt when the file cannot be read or
+  // is not `cameras:` with a list ("FILE:line:column: key: message" where the YAML has a place).
   core::Result<std::vector<YAML::Node>> load() const;
   // Temp file, fsync, rename over the old one, fsync the directory: after a crash the file is
   // the old or the new list, never a torn one.
@@ -51,5 +53,13 @@ class ApiCameraFile {
  private:
   std::string path_;
 };
+
+// The cameras of `file` read with the config file's reader, in order, as the gateway reads them at
+// start and as `gateway --check` checks them: the gateway's defaults and division apply, each
+// entry has fromApi and source set. Ids are not checked against each other or the config file's
+// (the config file wins at start). The first wrong entry: kInvalidArgument
+// "FILE:line:column: cameras[i].key: message", like loadGatewayConfig's ConfigError.
+core::Result<std::vector<CameraEntry>> readApiCameras(const ApiCameraFile& file,
+                                                      const GatewayConfig& gateway);
 
 }  // namespace sharpeyes::app

@@ -403,5 +403,64 @@ TEST_F(GatewayCamerasTest, AddEditRemoveAtRunTimeAndKeepThemOverARestart) {
   }
 }
 
+// `gateway --check` reads <data_dir>/cameras.api.yaml as the gateway does at start: a mistake
+// there is named (file, line, key) with exit code 2, as one in the config file is.
+TEST_F(GatewayCamerasTest, CheckValidatesTheCamerasAddedThroughTheApi) {
+  const std::string config = writeConfig();
+  const fs::path apiFile = dir_ / "cameras.api.yaml";
+  int run = 0;
+  // Runs `gateway --config CONFIG --check`; its exit code, stdout + stderr in `output`.
+  auto check = [&](std::string* output) {
+    ChildProcess c;
+    EXPECT_TRUE(c.start(SHARPEYES_BINARY, {"gateway", "--config", config, "--check"},
+                        (dir_ / ("check" + std::to_string(++run))).string()));
+    const auto code = c.wait(30s);
+    *output = c.out() + c.err();
+    return code;
+  };
+  std::string out;
+
+  // No file yet (no camera added): ok.
+  EXPECT_EQ(check(&out), std::optional<int>(0)) << out;
+  EXPECT_NE(out.find(config + ": ok (1 cameras)"), std::string::npos) << out;
+
+  // Good entries: counted; one that repeats the config file's id is reported, not refused (the
+  // gateway starts with it and uses the config file's).
+  std::ofstream(apiFile) << "cameras:\n"
+                            "  - id: api-cam\n    division: \"510603101202\"\n    main: "
+                         << sim_->mainUrl(1)
+                         << "\n"
+                            "  - {id: cam01, division: \"510603101201\", main: "
+                         << sim_->mainUrl(2) << "}\n";
+  EXPECT_EQ(check(&out), std::optional<int>(0)) << out;
+  EXPECT_NE(out.find(apiFile.string() + ": ok (2 cameras added through the API)"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find(apiFile.string() + ": cameras[1]: camera cam01 is defined before"),
+            std::string::npos)
+      << out;
+
+  // Mistakes: exit code 2 and "file:line:column: key: message".
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {"cameras:\n  - id: api-cam\n    division: \"510603101202\"\n    main: http://x/y\n",
+       ":4:11: cameras[0].main: "},
+      {"cameras:\n  - id: api-cam\n    division: \"510603101202\"\n    main: rtsp://x/y\n"
+       "    colour: blue\n",
+       ":5:5: cameras[0].colour: unknown key"},
+      {"cameras:\n  - id: api-cam\n    division: \"510603102201\"\n    main: rtsp://x/y\n",
+       ":3:15: cameras[0].division: "},
+      {"cameras: []\ncolour: blue\n", ":2:1: colour: unknown key"},
+      {"cameras: {id: api-cam}\n", ":1:10: cameras: expected a list"},
+      {"cameras:\n  - id: api-cam\n    main: [\n", ":4:1: YAML syntax error"},
+      {"- api-cam\n", ":1:1: (top level): expected a mapping"},
+  };
+  for (const auto& [text, message] : bad) {
+    std::ofstream(apiFile) << text;
+    EXPECT_EQ(check(&out), std::optional<int>(2)) << text << out;
+    EXPECT_NE(out.find("bad config: " + apiFile.string() + message), std::string::npos)
+        << text << "\nwanted: " << apiFile.string() << message << "\ngot: " << out;
+  }
+}
+
 }  // namespace
 }  // namespace sharpeyes::app

@@ -378,9 +378,16 @@ struct ApiService::Impl {
 
   // The camera, or 404; 403 when outside the caller's scope.
   CameraInfo camera(const Ctx& c, const core::CameraId& id) {
-    auto cam = unwrap(backend.getCamera(id));
+    return inArea(c, unwrap(backend.getCamera(id)));
+  }
+  // camera() for recordings, clips and events: also a camera removed since, whose recordings
+  // stay until retention deletes them.
+  CameraInfo recordedCamera(const Ctx& c, const core::CameraId& id) {
+    return inArea(c, unwrap(backend.recordedCamera(id)));
+  }
+  CameraInfo inArea(const Ctx& c, CameraInfo cam) {
     if (!c.user.canSee(cam.division)) {
-      fail(403, "forbidden", "camera " + id.str() + " is outside your area");
+      fail(403, "forbidden", "camera " + cam.id.str() + " is outside your area");
     }
     return cam;
   }
@@ -760,7 +767,7 @@ void ApiService::Impl::registerAll(HttpServer& s, std::vector<core::Error>* erro
     q.from = timeParam(c.req, "from");
     q.to = timeParam(c.req, "to");
     if (auto cam = c.req.queryParam("camera"); cam && !cam->empty()) {
-      camera(c, cameraParam(*cam));
+      recordedCamera(c, cameraParam(*cam));
       q.cameras.push_back(cameraParam(*cam));
     }
     q.divisions = scopeList(c.user);
@@ -816,7 +823,7 @@ void ApiService::Impl::registerAll(HttpServer& s, std::vector<core::Error>* erro
     q.from = timeParam(c.req, "from");
     q.to = timeParam(c.req, "to");
     if (auto cam = c.req.queryParam("camera"); cam && !cam->empty()) {
-      q.camera = camera(c, cameraParam(*cam)).id;
+      q.camera = recordedCamera(c, cameraParam(*cam)).id;
     }
     q.limit = static_cast<size_t>(intParam(c.req, "limit", 200, 1, 1000));
     auto alerts = unwrap(backend.queryAlerts(q));
@@ -871,7 +878,7 @@ void ApiService::Impl::registerAll(HttpServer& s, std::vector<core::Error>* erro
 
   // ---- recordings, clips ----
   add("GET", "/api/recordings/{camera}/timeline", P::kViewRecordings, [this](Ctx& c) {
-    auto cam = camera(c, cameraParam(c.req.params.at("camera")));
+    auto cam = recordedCamera(c, cameraParam(c.req.params.at("camera")));
     auto from = timeParam(c.req, "from");
     auto to = timeParam(c.req, "to");
     if (!from || !to) fail(400, "bad_request", "from and to are required (ISO 8601)");
@@ -892,7 +899,7 @@ void ApiService::Impl::registerAll(HttpServer& s, std::vector<core::Error>* erro
   add("POST", "/api/clips", P::kCreateClips, [this](Ctx& c) {
     json b = parseJsonBody(c.req);
     ClipRequest r;
-    r.camera = camera(c, cameraParam(strField(b, "camera", true))).id;
+    r.camera = recordedCamera(c, cameraParam(strField(b, "camera", true))).id;
     r.range.begin = timeField(b, "from");
     r.range.end = timeField(b, "to");
     if (r.range.end <= r.range.begin) fail(400, "bad_request", "to must be after from");
@@ -910,12 +917,12 @@ void ApiService::Impl::registerAll(HttpServer& s, std::vector<core::Error>* erro
   });
   add("GET", "/api/clips/{id}", P::kViewRecordings, [this](Ctx& c) {
     auto clip = unwrap(backend.getClip(c.req.params.at("id")));
-    camera(c, clip.camera);
+    recordedCamera(c, clip.camera);
     return jsonResponse(clipJson(clip));
   });
   add("GET", "/api/clips/{id}/download", P::kViewRecordings, [this](Ctx& c) {
     auto clip = unwrap(backend.getClip(c.req.params.at("id")));
-    camera(c, clip.camera);
+    recordedCamera(c, clip.camera);
     auto path = unwrap(backend.clipFilePath(clip.id));
     // One audit entry per viewing, not per Range request of the video element.
     std::string range = c.req.header("range");
@@ -954,7 +961,7 @@ void ApiService::Impl::registerAll(HttpServer& s, std::vector<core::Error>* erro
   add("POST", "/api/cases/{id}/holds", P::kManageCases, [this](Ctx& c) {
     json b = parseJsonBody(c.req);
     auto clip = unwrap(backend.getClip(strField(b, "clip_id", true)));
-    camera(c, clip.camera);
+    recordedCamera(c, clip.camera);
     auto k = unwrap(backend.holdClip(c.req.params.at("id"), clip.id));
     audit(c, "case.hold", k.id, clip.id);
     return jsonResponse(caseJson(k));
@@ -963,7 +970,7 @@ void ApiService::Impl::registerAll(HttpServer& s, std::vector<core::Error>* erro
     auto k = unwrap(backend.getCase(c.req.params.at("id")));
     for (const auto& id : k.clipIds) {
       auto clip = unwrap(backend.getClip(id));
-      camera(c, clip.camera);  // every clip in the package must be in the caller's area
+      recordedCamera(c, clip.camera);  // every clip in the package must be in the caller's area
     }
     auto p = unwrap(backend.exportEvidence(k.id, c.user.name));
     audit(c, "evidence.export", p.id, k.id);

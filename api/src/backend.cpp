@@ -54,6 +54,10 @@ core::Result<std::vector<CameraInfo>> Backend::listCameras() {
 core::Result<CameraInfo> Backend::getCamera(const core::CameraId&) {
   return unsupported("camera lookup");
 }
+
+core::Result<CameraInfo> Backend::recordedCamera(const core::CameraId& id) {
+  return getCamera(id);
+}
 core::Result<std::vector<CameraState>> Backend::cameraStates() {
   return unsupported("camera state");
 }

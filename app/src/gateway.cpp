@@ -343,6 +343,7 @@ core::Result<void> Gateway::startApi() {
   BackendStores stores{events_.get(), alerts_.get(), index_.get(), cases_.get(), clips_.get()};
   BackendPaths paths;
   paths.gatewayId = config_.id;
+  paths.division = config_.division;
   paths.recordingRoot = recordingRoot_;
   paths.clipDir = fs::absolute(config_.clipDir()).string();
   paths.evidenceDir = fs::absolute(config_.dataDir + "/evidence").string();

@@ -85,6 +85,26 @@ core::Result<api::CameraInfo> GatewayBackend::getCamera(const core::CameraId& id
   return makeError(ErrorCode::kNotFound, "no camera " + id.str());
 }
 
+core::Result<api::CameraInfo> GatewayBackend::recordedCamera(const core::CameraId& id) {
+  auto configured = getCamera(id);
+  if (configured || configured.error().code != ErrorCode::kNotFound) return configured;
+  // Recordings outlive their camera until retention deletes them, and the clips and evidence cut
+  // from them outlive the recordings: police must reach them all. The index keeps the hash chain
+  // of every camera that ever recorded here (past retention, so the chain stays verifiable); that
+  // is what makes a camera id one of ours rather than unknown.
+  auto recorded = stores_.index->cameras();
+  if (!recorded) return recorded.error();
+  if (std::find(recorded->begin(), recorded->end(), id) == recorded->end()) return configured;
+  api::CameraInfo info;
+  info.id = id;
+  info.name = id.str();
+  // Its own division went with its entry. The gateway's covers it: a user whose area covers the
+  // gateway's reaches it, one scoped to a village does not (never more than before the removal).
+  info.division = paths_.division;
+  info.enabled = false;
+  return info;
+}
+
 core::Result<std::vector<api::CameraState>> GatewayBackend::cameraStates() {
   return hooks_.states();
 }

@@ -40,6 +40,8 @@ struct BackendPaths {
   std::string evidenceDir;    // absolute; evidence packages (directory + .tar)
   std::string signingKey;     // Ed25519 private key (PEM) that signs evidence manifests
   std::string snapshotRoot;   // absolute; event snapshot paths are relative to it
+  // The gateway's division: all of its cameras lie inside it.
+  core::DivisionCode division;
 };
 
 struct BackendHooks {
@@ -64,6 +66,9 @@ class GatewayBackend : public api::Backend {
 
   core::Result<std::vector<api::CameraInfo>> listCameras() override;
   core::Result<api::CameraInfo> getCamera(const core::CameraId& id) override;
+  // A camera no longer configured (removed through the API or from the config file) that
+  // recorded here: shown with the gateway's own division, its own being no longer known.
+  core::Result<api::CameraInfo> recordedCamera(const core::CameraId& id) override;
   core::Result<std::vector<api::CameraState>> cameraStates() override;
   core::Result<api::CameraInfo> addCamera(const api::CameraSpec& spec) override;
   core::Result<api::CameraInfo> updateCamera(const api::CameraSpec& spec) override;

@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <sys/stat.h>
 
+#include <array>
 #include <atomic>
 #include <filesystem>
 #include <fstream>
@@ -123,6 +124,35 @@ class GatewayCamerasTest : public testing::SimulatorSuite {
         all->begin(), all->end(), [&](const auto& s) { return s.camera.str() == camera; }));
   }
 
+  // The timeline of the last half hour (the whole test's time).
+  static std::string timelineTarget(const std::string& camera) {
+    const auto now = core::processClock().now();
+    return "/api/recordings/" + camera + "/timeline?from=" + core::formatIso8601(now - 30min) +
+           "&to=" + core::formatIso8601(now + 1min);
+  }
+  // A camera removed after it recorded: its timeline shows what it recorded, a clip is cut from
+  // it and downloaded, its events are searched; an id that never recorded here stays unknown.
+  void expectRecordingsOfRemovedCamera(const Api& api, const std::string& id) {
+    const auto t = call(api, "GET", timelineTarget(id));
+    ASSERT_EQ(t.status, 200) << t.body;
+    const auto recorded = json::parse(t.body).value("recorded", json::array());
+    ASSERT_FALSE(recorded.empty()) << t.body;
+    const auto clip =
+        call(api, "POST", "/api/clips",
+             {{"camera", id}, {"from", recorded[0]["from"]}, {"to", recorded[0]["to"]}});
+    ASSERT_EQ(clip.status, 201) << clip.body;
+    const std::string clipId = json::parse(clip.body).value("id", "");
+    EXPECT_EQ(call(api, "GET", "/api/clips/" + clipId).status, 200);
+    // The video itself is not kept with the responses (searched for passwords).
+    const auto video = api.call("GET", "/api/clips/" + clipId + "/download");
+    EXPECT_EQ(video.status, 200);
+    ASSERT_GE(video.body.size(), 8u);
+    EXPECT_EQ(video.body.substr(4, 4), "ftyp");
+    EXPECT_EQ(call(api, "GET", "/api/events?camera=" + id).status, 200);
+    EXPECT_EQ(call(api, "GET", timelineTarget("never-here")).status, 404);
+    EXPECT_EQ(call(api, "GET", "/api/events?camera=never-here").status, 404);
+  }
+
   fs::path dir_;
   std::string responses_;
 };
@@ -188,16 +218,21 @@ TEST_F(GatewayCamerasTest, AddEditRemoveAtRunTimeAndKeepThemOverARestart) {
     return s;
   };
 
-  // Roles: only admin manages cameras.
-  ASSERT_EQ(call(admin, "POST", "/api/users",
-                 {{"name", "op"},
-                  {"password", "operator-pass-1"},
-                  {"role", "operator"},
-                  {"scope", "510603101000"}})
-                .status,
-            201);
+  // Roles: only admin manages cameras. (The village's viewer: see the removal below.)
+  using UserRow = std::array<const char*, 4>;  // name, password, role, scope
+  for (const auto& [name, password, role, scope] :
+       {UserRow{"op", "operator-pass-1", "operator", "510603101000"},
+        UserRow{"village", "village-pass-1", "viewer", "510603101202"}}) {
+    ASSERT_EQ(call(admin, "POST", "/api/users",
+                   {{"name", name}, {"password", password}, {"role", role}, {"scope", scope}})
+                  .status,
+              201)
+        << name;
+  }
   Api op(port, "op", "operator-pass-1");
   ASSERT_TRUE(op.ok());
+  Api village(port, "village", "village-pass-1");
+  ASSERT_TRUE(village.ok());
   EXPECT_EQ(call(op, "POST", "/api/cameras", good).status, 403);
   EXPECT_EQ(call(op, "PUT", "/api/cameras/cam01", with("id", nullptr)).status, 403);
   EXPECT_EQ(call(op, "DELETE", "/api/cameras/cam01").status, 403);
@@ -332,6 +367,8 @@ TEST_F(GatewayCamerasTest, AddEditRemoveAtRunTimeAndKeepThemOverARestart) {
   ASSERT_TRUE(waitFor([&] { return count(gw.err(), "camera api-cam: stopped") == 2; }, 60s))
       << gw.err();
   const size_t apiStops = 2;
+  const std::string apiCamTimeline = timelineTarget("api-cam");
+  EXPECT_EQ(call(village, "GET", apiCamTimeline).status, 200);  // api-cam is in its village
   ASSERT_EQ(call(admin, "DELETE", "/api/cameras/api-cam").status, 200);
   EXPECT_FALSE(listed(admin, "api-cam"));
   EXPECT_EQ(call(admin, "GET", "/api/cameras/api-cam").status, 404);
@@ -354,6 +391,11 @@ TEST_F(GatewayCamerasTest, AddEditRemoveAtRunTimeAndKeepThemOverARestart) {
   // cam01 ran through all of it on its first connection.
   EXPECT_EQ(count(gw.err(), "camera cam01: streaming"), 1u) << gw.err();
   EXPECT_EQ(count(gw.err(), "camera cam01: stopped"), 0u) << gw.err();
+
+  // Its recordings stay until retention deletes them, and police must still reach them.
+  expectRecordingsOfRemovedCamera(op, "api-cam");
+  // Its own division went with it: a user scoped to its village no longer reaches them.
+  EXPECT_EQ(call(village, "GET", apiCamTimeline).status, 403);
 
   // Audited: who added, edited and removed which camera.
   {
@@ -392,6 +434,9 @@ TEST_F(GatewayCamerasTest, AddEditRemoveAtRunTimeAndKeepThemOverARestart) {
   ASSERT_TRUE(waitFor([&] { return streaming(admin2, "api-keep"); }, 90s)) << gw2.err();
   ASSERT_TRUE(waitFor([&] { return segmentsOf(admin2, "api-keep") >= 1; }, 90s)) << gw2.err();
   EXPECT_EQ(call(admin2, "DELETE", "/api/cameras/cam01").status, 409);
+  // The removed camera's recordings are reached after a restart too.
+  EXPECT_EQ(call(admin2, "GET", "/api/cameras/api-cam").status, 404);
+  expectRecordingsOfRemovedCamera(admin2, "api-cam");
   gw2.kill(SIGTERM);
   ASSERT_EQ(gw2.wait(60s), std::optional<int>(0)) << gw2.err();
 

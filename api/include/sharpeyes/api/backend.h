@@ -207,6 +207,10 @@ class Backend {
   // Cameras.
   virtual core::Result<std::vector<CameraInfo>> listCameras();
   virtual core::Result<CameraInfo> getCamera(const core::CameraId& id);
+  // The camera as its recordings, clips and events know it: a configured camera (getCamera), or
+  // one removed since that left recordings here, so that police still reach what it recorded.
+  // The default is getCamera.
+  virtual core::Result<CameraInfo> recordedCamera(const core::CameraId& id);
   virtual core::Result<std::vector<CameraState>> cameraStates();
   virtual core::Result<CameraInfo> addCamera(const CameraSpec& spec);
   virtual core::Result<CameraInfo> updateCamera(const CameraSpec& spec);

@@ -12,11 +12,15 @@
 // RSS per camera, segments written, gaps, and the ratio ours/ffmpeg.
 //
 // Usage: ingest_bench [--cameras N] [--seconds T] [--threads K] [--no-analytics]
-//                     [--no-jitterbuffer-phase] [--no-ffmpeg-phase] [--workdir D]
+//                     [--no-jitterbuffer-phase] [--no-ffmpeg-phase] [--rcvlowat BYTES]
+//                     [--workdir D]
+// --rcvlowat: an experiment in phase 1, see runOurs.
 #include <gst/gst.h>
 #include <gst/rtsp-server/rtsp-server.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -48,6 +52,7 @@ struct Args {
   bool analytics = true;
   bool jitterbufferPhase = true;  // also record with rtpjitterbuffer (the pre-timestamper path)
   bool ffmpegPhase = true;        // the baseline; off only to look at our own gaps quickly
+  int rcvlowat = 0;  // experiment: SO_RCVLOWAT on our RTSP sockets for the second half of phase 1
   std::string workdir = "var/bench-ingest";
 };
 
@@ -219,7 +224,37 @@ Result runOurs(const Args& a, int port, bool analytics, const fs::path& out,
     }
     if (auto r = mgr->addCamera(c); !r) std::fprintf(stderr, "%s\n", r.error().describe().c_str());
   }
-  std::this_thread::sleep_for(std::chrono::seconds(a.seconds));  // the measured interval
+  if (a.rcvlowat > 0 && !jitterbuffer && !analytics) {
+    // Experiment (how much do per-packet wakeups cost?): a third to settle, a third as is, a
+    // third with every TCP socket of this process connected to the server waking its reader only
+    // once `rcvlowat` bytes are queued. rtspsrc does not expose its socket: hence the fd scan.
+    const int third = a.seconds / 3;
+    std::this_thread::sleep_for(std::chrono::seconds(third));
+    const double m0 = selfCpu();
+    std::this_thread::sleep_for(std::chrono::seconds(third));
+    const double m1 = selfCpu();
+    int set = 0;
+    for (const auto& e : fs::directory_iterator("/proc/self/fd")) {
+      const int fd = std::atoi(e.path().filename().c_str());
+      sockaddr_in peer{};
+      socklen_t len = sizeof peer;
+      if (getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &len) != 0 ||
+          peer.sin_family != AF_INET || ntohs(peer.sin_port) != port)
+        continue;
+      if (setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &a.rcvlowat, sizeof a.rcvlowat) == 0) ++set;
+    }
+    std::this_thread::sleep_for(std::chrono::seconds(third));
+    const double m2 = selfCpu();
+    const double span = static_cast<double>(a.cameras) * third;
+    std::printf(
+        "rcvlowat experiment: %d sockets; as is %.5f, with SO_RCVLOWAT %d %.5f cpu "
+        "s/stream-s, ratio %.3f\n",
+        set, (m1 - m0) / span, a.rcvlowat, (m2 - m1) / span, (m2 - m1) / (m1 - m0));
+    std::fflush(stdout);
+    std::this_thread::sleep_for(std::chrono::seconds(a.seconds - 3 * third));
+  } else {
+    std::this_thread::sleep_for(std::chrono::seconds(a.seconds));  // the measured interval
+  }
   Result r;
   int streaming = 0;
   for (const auto& s : mgr->status())
@@ -298,6 +333,8 @@ int main(int argc, char** argv) {
       a.jitterbufferPhase = false;
     else if (k == "--no-ffmpeg-phase")
       a.ffmpegPhase = false;
+    else if (k == "--rcvlowat")
+      a.rcvlowat = std::atoi(next().c_str());
     else if (k == "--workdir")
       a.workdir = next();
     else if (k == "--serve-only")
@@ -306,7 +343,8 @@ int main(int argc, char** argv) {
       std::fprintf(
           stderr,
           "usage: ingest_bench [--cameras N] [--seconds T] [--threads K] "
-          "[--no-analytics] [--no-jitterbuffer-phase] [--no-ffmpeg-phase] [--workdir D]\n");
+          "[--no-analytics] [--no-jitterbuffer-phase] [--no-ffmpeg-phase] [--rcvlowat BYTES] "
+          "[--workdir D]\n");
       return 2;
     }
   }

@@ -6,7 +6,6 @@
 
 #include <cstdio>
 #include <nlohmann/json.hpp>
-#include <set>
 #include <thread>
 
 #include "commands.h"
@@ -51,18 +50,14 @@ int checkApiCameras(const std::string& configFile, const GatewayConfig& config) 
     std::fprintf(stderr, "sharpeyes gateway: bad config: %s\n", api.error().message.c_str());
     return kExitBadConfig;
   }
-  std::set<std::string> ids;
-  for (const auto& cam : config.cameras) ids.insert(cam.ingest.id.str());
+  // Not an error: the gateway starts with it, without the shadowed entry.
+  const std::vector<bool> shadowed = shadowedApiCameras(config.cameras, *api);
   for (size_t i = 0; i < api->size(); ++i) {
-    const std::string id = (*api)[i].ingest.id.str();
-    if (!ids.insert(id).second) {
-      // Not an error: the gateway starts with it (the first definition wins, the config file's
-      // before the API's).
-      std::fprintf(stderr,
-                   "sharpeyes gateway: warning: %s: cameras[%zu]: camera %s is defined before; "
-                   "this entry is not used\n",
-                   file.path().c_str(), i, id.c_str());
-    }
+    if (!shadowed[i]) continue;
+    std::fprintf(stderr,
+                 "sharpeyes gateway: warning: %s: cameras[%zu]: camera %s is defined before; "
+                 "this entry is not used\n",
+                 file.path().c_str(), i, (*api)[i].ingest.id.str().c_str());
   }
   std::printf("%s: ok (%zu cameras)\n", configFile.c_str(), config.cameras.size());
   std::printf("%s: ok (%zu cameras added through the API)\n", file.path().c_str(), api->size());

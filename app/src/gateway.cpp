@@ -6,7 +6,6 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <set>
 
 #include "gateway_backend.h"
 #include "gateway_cameras.h"
@@ -922,20 +921,19 @@ void Gateway::cutEventClip(const core::Event& e, int attempt) {
 // ---- cameras added, edited and removed through the API ------------------------------------
 
 core::Result<void> Gateway::loadCameras() {
-  CameraList list;
-  std::set<std::string> ids;
-  for (auto& cam : config_.cameras) {
-    ids.insert(cam.ingest.id.str());
-    list.push_back(std::make_shared<const CameraEntry>(std::move(cam)));
-  }
-  // From here on cameras_ is the only list; config_ is read-only and holds none.
-  config_.cameras.clear();
-  const size_t fromConfig = list.size();
   ApiCameraFile file(config_.apiCamerasPath());
   auto entries = readApiCameras(file, config_);
   if (!entries) return entries.error();
-  for (auto& entry : *entries) {
-    if (!ids.insert(entry.ingest.id.str()).second) {
+  const std::vector<bool> shadowed = shadowedApiCameras(config_.cameras, *entries);
+  CameraList list;
+  for (auto& cam : config_.cameras)
+    list.push_back(std::make_shared<const CameraEntry>(std::move(cam)));
+  // From here on cameras_ is the only list; config_ is read-only and holds none.
+  config_.cameras.clear();
+  const size_t fromConfig = list.size();
+  for (size_t i = 0; i < entries->size(); ++i) {
+    auto& entry = (*entries)[i];
+    if (shadowed[i]) {
       // The config file is authoritative; the API's copy is kept in its file, unused.
       spdlog::warn("camera {}: defined in {} and in {}; the config file's is used",
                    entry.ingest.id.str(), config_.file, file.path());

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 
 #include "sharpeyes/core/util.h"
@@ -265,6 +266,16 @@ core::Result<std::vector<CameraEntry>> readApiCameras(const ApiCameraFile& file,
     out.back().fromApi = true;
     out.back().source = node;
   }
+  return out;
+}
+
+std::vector<bool> shadowedApiCameras(const std::vector<CameraEntry>& configured,
+                                     const std::vector<CameraEntry>& api) {
+  std::set<std::string> ids;
+  for (const auto& cam : configured) ids.insert(cam.ingest.id.str());
+  std::vector<bool> out;
+  out.reserve(api.size());
+  for (const auto& cam : api) out.push_back(!ids.insert(cam.ingest.id.str()).second);
   return out;
 }
 

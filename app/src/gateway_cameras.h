@@ -62,4 +62,10 @@ class ApiCameraFile {
 core::Result<std::vector<CameraEntry>> readApiCameras(const ApiCameraFile& file,
                                                       const GatewayConfig& gateway);
 
+// Which of `api` (readApiCameras) the gateway does not use: an entry whose id the config file's
+// `configured` cameras or an earlier entry already define (the first definition wins, the config
+// file's before the API's). One flag per entry of `api`.
+std::vector<bool> shadowedApiCameras(const std::vector<CameraEntry>& configured,
+                                     const std::vector<CameraEntry>& api);
+
 }  // namespace sharpeyes::app

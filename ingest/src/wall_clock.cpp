@@ -12,24 +12,27 @@ int64_t sinceEpochNs(core::WallTime t) {
 
 }  // namespace
 
+std::optional<int64_t> WallClockMapper::lowestOffset() const {
+  if (window_.empty()) return std::nullopt;
+  int64_t lowest = window_.front().second;
+  for (const auto& [r, o] : window_) lowest = std::min(lowest, o);
+  return lowest;
+}
+
 void WallClockMapper::observe(uint64_t rt, core::WallTime receipt) {
   const int64_t offset = sinceEpochNs(receipt) - static_cast<int64_t>(rt);
-  if (!window_.empty()) {
-    int64_t lowest = window_.front().second;
-    for (const auto& [r, o] : window_) lowest = std::min(lowest, o);
-    // Received earlier than the window allows by over kJump: the window described another
-    // timeline (a receipt can be late, never early).
-    if (offset < lowest - kJump.count()) window_.clear();
-  }
+  // Received earlier than the window allows by over kJump: the window described another
+  // timeline (a receipt can be late, never early).
+  if (const auto lowest = lowestOffset(); lowest && offset < *lowest - kJump.count())
+    window_.clear();
   window_.emplace_back(rt, offset);
   if (window_.size() > kWindow) window_.pop_front();
 }
 
 std::optional<core::WallTime> WallClockMapper::estimate(uint64_t rt) const {
-  if (window_.empty()) return std::nullopt;
-  int64_t lowest = window_.front().second;
-  for (const auto& [r, o] : window_) lowest = std::min(lowest, o);
-  return core::WallTime(core::Duration(lowest + static_cast<int64_t>(rt)));
+  const auto lowest = lowestOffset();
+  if (!lowest) return std::nullopt;
+  return core::WallTime(core::Duration(*lowest + static_cast<int64_t>(rt)));
 }
 
 bool WallClockMapper::sawKeyframeAt(uint64_t rt) const {

@@ -48,6 +48,8 @@ class WallClockMapper {
   Start segmentStart(uint64_t rtStart, uint64_t rtEnd, core::WallTime fallback);
 
  private:
+  [[nodiscard]] std::optional<int64_t> lowestOffset() const;  // the envelope; nullopt: no keyframe
+
   std::deque<std::pair<uint64_t, int64_t>> window_;  // running time, receipt − running time (ns)
   struct Last {
     uint64_t rtEnd = 0;

@@ -99,14 +99,9 @@ class DbSegmentIndex final : public SegmentIndex {
 
   core::Result<std::vector<core::Segment>> query(const core::CameraId& camera,
                                                  const core::TimeRange& range) override {
-    // Segments are at most a few minutes long: bounding start from below lets the
-    // (camera, start_us) index do all the work even on a year of rows.
     auto rows =
-        db_.query(std::string("SELECT ") + kColumns +
-                      " FROM segments WHERE camera = $1 AND start_us < $2 AND "
-                      "end_us > $3 AND start_us >= $4 ORDER BY start_us, id",
-                  {camera.str(), core::toUnixMicros(range.end), core::toUnixMicros(range.begin),
-                   core::toUnixMicros(range.begin) - kMaxSegmentUs});
+        db_.query(std::string("SELECT ") + kColumns + kOverlapping + " ORDER BY start_us, id",
+                  overlapping(camera, range));
     if (!rows) return rows.error();
     return toSegments(*rows);
   }
@@ -345,11 +340,9 @@ class DbSegmentIndex final : public SegmentIndex {
     // Only the two times, in start order: served from the covering index
     // segments_camera_start_end (migration 8) without reading the table, whose rows lie in the
     // order all cameras recorded them (one camera-day touched ~8 640 table pages).
-    auto rows = db_.query(
-        "SELECT start_us, end_us FROM segments WHERE camera = $1 AND start_us < $2 AND "
-        "end_us > $3 AND start_us >= $4 ORDER BY start_us",
-        {camera.str(), core::toUnixMicros(range.end), core::toUnixMicros(range.begin),
-         core::toUnixMicros(range.begin) - kMaxSegmentUs});
+    auto rows =
+        db_.query(std::string("SELECT start_us, end_us") + kOverlapping + " ORDER BY start_us",
+                  overlapping(camera, range));
     if (!rows) return rows.error();
     Timeline t;
     for (const Row& r : *rows) {
@@ -375,6 +368,17 @@ class DbSegmentIndex final : public SegmentIndex {
  private:
   // Longest segment the index expects (10 s default; an hour is far beyond any configuration).
   static constexpr int64_t kMaxSegmentUs = 3600LL * 1000 * 1000;
+
+  // One camera's segments overlapping a range (parameters: overlapping()). Segments are at most
+  // kMaxSegmentUs long: bounding start from below lets the (camera, start_us, ...) index do all
+  // the work even on a year of rows.
+  static constexpr const char* kOverlapping =
+      " FROM segments WHERE camera = $1 AND start_us < $2 AND end_us > $3 AND start_us >= $4";
+  static std::vector<Value> overlapping(const core::CameraId& camera,
+                                        const core::TimeRange& range) {
+    return {camera.str(), core::toUnixMicros(range.end), core::toUnixMicros(range.begin),
+            core::toUnixMicros(range.begin) - kMaxSegmentUs};
+  }
 
   core::Result<int64_t> insertLocked(const core::Segment& s) {
     if (s.camera.empty() || s.path.empty()) {

@@ -6,7 +6,6 @@
 #include <signal.h>
 
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "gateway_support.h"
@@ -48,27 +47,50 @@ auto startDevice(sim::SimServer& sim) {
   return sim::OnvifDevice::start(sim, d);
 }
 
-TEST(GatewayOnvif, CameraGivenByOnvifAddressStreamsMovesAndReportsItsEvents) {
-  const fs::path dir = fs::path(::testing::TempDir()) / "gw-onvif";
-  fs::remove_all(dir);
-  fs::create_directories(dir);
+// Each test: the PTZ simulator and its ONVIF device (stopped after the test's gateway), and a
+// fresh data directory.
+class GatewayOnvif : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::path(::testing::TempDir()) /
+           ("gw-onvif-" +
+            std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    auto simServer = startPtzSim();
+    ASSERT_TRUE(simServer.ok()) << simServer.error().describe();
+    sim_ = std::move(*simServer);
+    auto device = startDevice(*sim_);
+    ASSERT_TRUE(device.ok()) << device.error().describe();
+    device_ = std::move(*device);
+  }
+  void TearDown() override {
+    if (device_) device_->stop();
+    if (sim_) sim_->stop();
+  }
+  // The gateway's config: no camera in it, 2 s segments.
+  testing::GatewayConfig config() const {
+    return testing::GatewayConfig("gw-onvif", dir_).defaults("recording: {segment_length: 2s}");
+  }
 
-  auto simServer = startPtzSim();
-  ASSERT_TRUE(simServer.ok()) << simServer.error().describe();
-  auto& sim = **simServer;
-  auto device = startDevice(sim);
-  ASSERT_TRUE(device.ok()) << device.error().describe();
+  fs::path dir_;
+  std::unique_ptr<sim::SimServer> sim_;
+  std::unique_ptr<sim::OnvifDevice> device_;
+};
+
+TEST_F(GatewayOnvif, CameraGivenByOnvifAddressStreamsMovesAndReportsItsEvents) {
+  const fs::path& dir = dir_;
+  auto& sim = *sim_;
   const std::string camera = sim.cameraName(0);
-
-  std::ostringstream y;
-  y << "gateway:\n  id: gw-onvif\n  division: \"510603101000\"\n  data_dir: " << dir.string()
-    << "\n  http: {address: 127.0.0.1, port: 0}\n"
-    << "defaults:\n  recording: {segment_length: 2s}\n"
-    << "cameras:\n  - id: " << camera << "\n    division: \"510603101201\"\n    ptz: true\n"
-    << "    onvif: {address: \"" << (*device)->deviceUrl(0) << "\"}\n"
-    << "    credentials: {username: admin, password_env: GW_TEST_CAMERA_PASSWORD}\n";
-  const auto config = (dir / "gateway.yaml").string();
-  std::ofstream(config) << y.str();
+  const auto config = this->config()
+                          .extra("  - id: " + camera +
+                                 "\n    division: \"510603101201\"\n    ptz: true\n"
+                                 "    onvif: {address: \"" +
+                                 device_->deviceUrl(0) +
+                                 "\"}\n"
+                                 "    credentials: {username: admin, password_env: "
+                                 "GW_TEST_CAMERA_PASSWORD}\n")
+                          .write();
 
   ChildProcess gw;
   const uint16_t port =
@@ -137,29 +159,14 @@ TEST(GatewayOnvif, CameraGivenByOnvifAddressStreamsMovesAndReportsItsEvents) {
   EXPECT_EQ(gw.wait(30s), std::optional<int>(0)) << gw.err();
   // The camera's password appears in no log line.
   EXPECT_EQ(gw.err().find(kCameraPassword), std::string::npos);
-  (*device)->stop();
-  sim.stop();
 }
 
 // The same camera added through the API while the gateway runs (no camera in its config file):
 // resolved through ONVIF, streaming and moving at once; removed, its pipeline stops.
-TEST(GatewayOnvif, CameraAddedThroughTheApiByItsOnvifAddress) {
-  const fs::path dir = fs::path(::testing::TempDir()) / "gw-onvif-api";
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  auto simServer = startPtzSim();
-  ASSERT_TRUE(simServer.ok()) << simServer.error().describe();
-  auto& sim = **simServer;
-  auto device = startDevice(sim);
-  ASSERT_TRUE(device.ok()) << device.error().describe();
-
-  std::ostringstream y;
-  y << "gateway:\n  id: gw-onvif\n  division: \"510603101000\"\n  data_dir: " << dir.string()
-    << "\n  http: {address: 127.0.0.1, port: 0}\n"
-    << "defaults:\n  recording: {segment_length: 2s}\n"
-    << "cameras: []\n";
-  const auto config = (dir / "gateway.yaml").string();
-  std::ofstream(config) << y.str();
+TEST_F(GatewayOnvif, CameraAddedThroughTheApiByItsOnvifAddress) {
+  const fs::path& dir = dir_;
+  auto& sim = *sim_;
+  const auto config = this->config().write();
   ChildProcess gw;
   const uint16_t port =
       testing::startGateway(gw, config, (dir / "gw").string(),
@@ -174,7 +181,7 @@ TEST(GatewayOnvif, CameraAddedThroughTheApiByItsOnvifAddress) {
                               {{"id", "ptz-gate"},
                                {"division", "510603101201"},
                                {"ptz", true},
-                               {"onvif", {{"address", (*device)->deviceUrl(0)}}},
+                               {"onvif", {{"address", device_->deviceUrl(0)}}},
                                {"username", "admin"},
                                {"password", kCameraPassword}});
     responses += r.body;
@@ -216,8 +223,6 @@ TEST(GatewayOnvif, CameraAddedThroughTheApiByItsOnvifAddress) {
                 ? std::distance(fs::directory_iterator(dir / "secrets"), fs::directory_iterator())
                 : 0,
             0);
-  (*device)->stop();
-  sim.stop();
 }
 
 }  // namespace

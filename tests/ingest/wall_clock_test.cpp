@@ -29,6 +29,28 @@ void observeKeyframes(WallClockMapper& m, int from, int to, Delay delay) {
   }
 }
 
+// Segments `from` .. `to` - 1 of 10 s each, in order, each after its five keyframes.
+template <typename Delay>
+std::vector<WallClockMapper::Start> recordSegments(WallClockMapper& m, int from, int to,
+                                                   Delay delay) {
+  std::vector<WallClockMapper::Start> starts;
+  for (int seg = from; seg < to; ++seg) {
+    observeKeyframes(m, seg * 5, seg * 5 + 5, delay);
+    const uint64_t rt = static_cast<uint64_t>(seg) * 10 * kSecond;
+    starts.push_back(m.segmentStart(rt, rt + 10 * kSecond, kT0));
+  }
+  return starts;
+}
+
+// Every 10 s segment after the first continues the one before within 10 ms, without a re-anchor.
+void expectContiguous(const std::vector<WallClockMapper::Start>& starts) {
+  for (size_t i = 1; i < starts.size(); ++i) {
+    EXPECT_FALSE(starts[i].reanchored) << "segment " << i;
+    const auto gap = starts[i].wall - (starts[i - 1].wall + 10s);
+    EXPECT_LE(std::chrono::abs(gap), ms(10)) << "segment " << i;
+  }
+}
+
 TEST(WallClockMapper, FirstSegmentTakesTheLeastDelayedReceipt) {
   WallClockMapper m;
   // Start-up: the first keyframe is received 3 s late, the following ones 40-60 ms late.
@@ -48,17 +70,8 @@ TEST(WallClockMapper, LateReceiptsKeepSegmentsContiguous) {
   // One keyframe in seven arrives up to 4 s late (an overloaded gateway); the rest 50 ms late.
   WallClockMapper m;
   auto delay = [](int i) { return i % 7 == 3 ? ms(1000 + 500 * (i % 7)) : ms(50); };
-  std::vector<WallClockMapper::Start> starts;
-  for (int seg = 0; seg < 30; ++seg) {
-    observeKeyframes(m, seg * 5, seg * 5 + 5, delay);
-    const uint64_t rt = static_cast<uint64_t>(seg) * 10 * kSecond;
-    starts.push_back(m.segmentStart(rt, rt + 10 * kSecond, kT0));
-  }
-  for (size_t i = 1; i < starts.size(); ++i) {
-    EXPECT_FALSE(starts[i].reanchored) << i;
-    const auto gap = starts[i].wall - (starts[i - 1].wall + 10s);
-    EXPECT_LE(std::chrono::abs(gap), ms(10)) << "segment " << i;
-  }
+  const auto starts = recordSegments(m, 0, 30, delay);
+  expectContiguous(starts);
   // And they stay on UTC: within the 50 ms delay of the typical receipt.
   for (size_t i = 0; i < starts.size(); ++i) {
     const auto truth = kT0 + core::Duration(static_cast<int64_t>(i * 10 * kSecond));
@@ -115,15 +128,9 @@ TEST(WallClockMapper, ABacklogIsSlewedNotJumped) {
   // The gateway falls 8 s behind for two minutes: late receipts prove nothing about where the
   // media is; segments stay contiguous, moving at most 1/1000 of their length each.
   std::vector<WallClockMapper::Start> starts{first};
-  for (int seg = 1; seg < 13; ++seg) {
-    observeKeyframes(m, seg * 5, seg * 5 + 5, [](int) { return ms(8000); });
-    const uint64_t rt = static_cast<uint64_t>(seg) * 10 * kSecond;
-    starts.push_back(m.segmentStart(rt, rt + 10 * kSecond, kT0));
-  }
-  for (size_t i = 1; i < starts.size(); ++i) {
-    EXPECT_FALSE(starts[i].reanchored) << i;
-    EXPECT_LE(std::chrono::abs(starts[i].wall - (starts[i - 1].wall + 10s)), ms(10)) << i;
-  }
+  const auto later = recordSegments(m, 1, 13, [](int) { return ms(8000); });
+  starts.insert(starts.end(), later.begin(), later.end());
+  expectContiguous(starts);
 }
 
 TEST(WallClockMapper, OneVeryLateReceiptIsNotANewTimeline) {

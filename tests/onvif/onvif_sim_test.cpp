@@ -246,11 +246,13 @@ TEST_F(OnvifSimTest, PtzMovesTheSimulatorView) {
 }
 
 TEST_F(OnvifSimTest, PullPointEventsFollowTheScene) {
-  onvif::OnvifRuntime runtime(2);
   std::mutex mu;
   std::condition_variable cv;
   std::vector<core::Event> events;
   std::vector<onvif::WatchState> states;
+  // Declared after the state its callbacks touch: destroyed first, it joins its workers
+  // (which deliver the watch's final states) before that state goes.
+  onvif::OnvifRuntime runtime(2);
   onvif::EventSource src;
   src.camera = *core::CameraId::parse("cam02");
   src.division = *core::DivisionCode::parse("510603101201");
@@ -321,10 +323,12 @@ TEST(OnvifSimTamper, CoveredLensArrivesAsTamperEvents) {
   auto device = sim::OnvifDevice::start(**simServer, o);
   ASSERT_TRUE(device.ok()) << device.error().describe();
 
-  onvif::OnvifRuntime runtime(1);
   std::mutex mu;
   std::condition_variable cv;
   std::vector<core::Event> tamper;
+  // Declared after the state its callbacks touch: destroyed first, it joins its workers
+  // (which deliver the watch's final states) before that state goes.
+  onvif::OnvifRuntime runtime(1);
   onvif::EventSource src;
   src.camera = *core::CameraId::parse("cam01");
   src.division = *core::DivisionCode::parse("510603101201");
@@ -361,10 +365,12 @@ TEST(OnvifSimTamper, CoveredLensArrivesAsTamperEvents) {
 }
 
 TEST_F(OnvifSimTest, EventWatchReportsAuthFailureAndRetries) {
-  onvif::OnvifRuntime runtime(1);
   std::mutex mu;
   std::condition_variable cv;
   std::string detail;
+  // Declared after the state its callbacks touch: destroyed first, it joins its workers
+  // (which deliver the watch's final states) before that state goes.
+  onvif::OnvifRuntime runtime(1);
   onvif::EventSource src;
   src.camera = *core::CameraId::parse("cam01");
   src.address = device_->deviceUrl(0);
@@ -507,11 +513,13 @@ TEST_F(OnvifSimTest, RuntimeResolveTimeoutCountsTheWaitForAWorker) {
 
 TEST_F(OnvifSimTest, RuntimeReportsABadAddressOnAWorker) {
   ResolveResults got;  // outlives the runtime (see above)
-  onvif::OnvifRuntime runtime(1);
   std::mutex mu;
   std::condition_variable cv;
   std::optional<std::pair<onvif::WatchState, std::thread::id>> state;
   std::string why;
+  // Declared after the state its callbacks touch: destroyed first, it joins its workers
+  // (which deliver the watch's final states) before that state goes.
+  onvif::OnvifRuntime runtime(1);
   onvif::EventSource src;
   src.camera = *core::CameraId::parse("cam09");
   src.address = "not a host!";

@@ -191,8 +191,10 @@ core::Result<void> Gateway::start() {
 
   startRetention();
   startBus();
-  if (auto r = startApi(); !r) return r;
 
+  // Everything the API's handlers reach (camera add/edit/remove start and stop cameras through
+  // these) exists before the API serves its first request: a camera added through the API right
+  // after "listening on" once found them null.
   analytics::EngineOptions ao;
   ao.snapshotRoot = fs::absolute(config_.dataDir).string();
   analytics_ =
@@ -203,6 +205,14 @@ core::Result<void> Gateway::start() {
   auto manager = ingest::IngestManager::create(io, *this);
   if (!manager) return manager.error();
   ingest_ = std::move(manager.value());
+  // Always there: a camera added through the API may be an ONVIF one.
+  onvif_ = std::make_unique<onvif::OnvifRuntime>(2);
+
+  // Camera changes through the API wait until the list's cameras are started: one that came
+  // between the API's start and startCameras() was otherwise started twice (its first ONVIF
+  // event watch leaked, never unwatched).
+  std::lock_guard manage(manageMu_);
+  if (auto r = startApi(); !r) return r;
   startCameras();
   return core::okResult();
 }
@@ -402,10 +412,8 @@ core::Result<void> Gateway::startApi() {
   return core::okResult();
 }
 
+// manageMu_ held.
 void Gateway::startCameras() {
-  // Always there: a camera added through the API may be an ONVIF one.
-  onvif_ = std::make_unique<onvif::OnvifRuntime>(2);
-  std::lock_guard manage(manageMu_);
   for (const auto& cam : *cameraList()) startCamera(cam);
 }
 

@@ -209,6 +209,16 @@ TEST_F(GatewayOnvif, CameraAddedThroughTheApiByItsOnvifAddress) {
   ASSERT_TRUE(waitFor([&] { return sim.view(0).pan != before.pan; }, 10s))
       << "the view did not move";
 
+  // Started once: an API add that raced the gateway's start of its listed cameras was started
+  // again by it (a second event watch, the first one leaked).
+  {
+    const std::string log = gw.err();
+    const std::string started = "camera ptz-gate: ptz-gate (510603101201) resolving streams";
+    const size_t first = log.find(started);
+    ASSERT_NE(first, std::string::npos) << log;
+    EXPECT_EQ(log.find(started, first + 1), std::string::npos) << log;
+  }
+
   ASSERT_EQ(admin.call("DELETE", "/api/cameras/ptz-gate").status, 200);
   ASSERT_TRUE(gw.waitForOutput("camera ptz-gate: stopped", 30s)) << gw.err();
   // Its ONVIF event subscription is released too.

@@ -1,6 +1,7 @@
 #include "session.h"
 
 #include <gst/app/gstappsink.h>
+#include <gst/app/gstappsrc.h>
 #include <gst/rtsp/gstrtsptransport.h>
 #include <gst/video/video.h>
 #include <spdlog/spdlog.h>
@@ -26,6 +27,12 @@ constexpr guint kRtspLatencyMs = 200;
 constexpr guint64 kFragmentDurationMs = 1000;      // kill -9 loses at most this much plus buffers
 constexpr guint64 kRecorderQueueBytes = 4u << 20;  // per camera, when the recorder lags (tee)
 constexpr auto kSegmentSlack = std::chrono::milliseconds(100);
+// Native reader: access units queued in appsrc before we drop (a stuck recorder); ~8 s of a
+// 4 Mbit/s stream.
+constexpr guint64 kNativeQueueBytes = 4u << 20;
+// The camera's stall watchdog (HealthOptions::stallTimeout) acts long before this; it only keeps
+// a reader from waiting forever when nobody retires the session.
+constexpr auto kNativeDataTimeout = std::chrono::seconds(60);
 
 int64_t monoNowNs() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -132,6 +139,7 @@ Session::Session(SessionSpec spec, std::shared_ptr<CameraCounters> counters, Lis
 }
 
 Session::~Session() {
+  stopNativeReader();
   // Normally finish() released the pipeline on a teardown thread; this is the safety net.
   if (pipeline_) {
     gst_element_set_state(pipeline_, GST_STATE_NULL);
@@ -195,6 +203,10 @@ void Session::stopLive() {
 }
 
 core::Result<void> Session::start() {
+  if (spec_.source.transport == Transport::kTcp &&
+      spec_.source.reader == StreamSource::Reader::kNative) {
+    return startNative();
+  }
   const bool main = spec_.kind == SessionSpec::Kind::kMain;
   const std::string name = spec_.camera.str() + (main ? "-main" : "-sub");
   pipeline_ = gst_pipeline_new(name.c_str());
@@ -308,18 +320,20 @@ GstElement* Session::buildAnalyticsBranch(const std::string& encoding, bool with
   return queue ? queue : dec;
 }
 
-core::Result<void> Session::buildChain(const std::string& encoding, GstPad* srcPad) {
+core::Result<void> Session::buildChain(const std::string& encoding, GstPad* srcPad,
+                                       bool depayload) {
   const bool h264 = encoding == "H264";
   std::vector<GstElement*> chain;  // linked in order
   std::vector<GstElement*> all;
-  GstElement* depay = make(h264 ? "rtph264depay" : "rtph265depay");
+  GstElement* depay = depayload ? make(h264 ? "rtph264depay" : "rtph265depay") : nullptr;
   GstElement* parse = make(h264 ? "h264parse" : "h265parse", "parse");
-  if (!depay || !parse) {
+  if ((depayload && !depay) || !parse) {
     if (depay) gst_object_unref(depay);
     if (parse) gst_object_unref(parse);
     return core::makeError(core::ErrorCode::kUnavailable, "missing depayloader/parser");
   }
-  all = {depay, parse};
+  all = {parse};
+  if (depay) all.insert(all.begin(), depay);
   GstPad* parseSrc = gst_element_get_static_pad(parse, "src");
   gst_pad_add_probe(
       parseSrc,
@@ -385,7 +399,7 @@ core::Result<void> Session::buildChain(const std::string& encoding, GstPad* srcP
   }
 
   for (GstElement* e : all) gst_bin_add(GST_BIN(pipeline_), e);
-  bool ok = gst_element_link(depay, parse);
+  bool ok = !depay || gst_element_link(depay, parse);
   if (tee) {
     ok = ok && gst_element_link(parse, tee) && gst_element_link(tee, recorderHead) &&
          gst_element_link(recorderHead, recorder) && gst_element_link(tee, analyticsHead);
@@ -417,13 +431,134 @@ core::Result<void> Session::buildChain(const std::string& encoding, GstPad* srcP
   }
   // Sinks first, so nothing pushes into an element that is not ready.
   for (auto it = all.rbegin(); it != all.rend(); ++it) gst_element_sync_state_with_parent(*it);
-  GstPad* depaySink = gst_element_get_static_pad(depay, "sink");
-  const GstPadLinkReturn linked = gst_pad_link(srcPad, depaySink);
-  gst_object_unref(depaySink);
+  GstPad* headSink = gst_element_get_static_pad(depay ? depay : parse, "sink");
+  const GstPadLinkReturn linked = gst_pad_link(srcPad, headSink);
+  gst_object_unref(headSink);
   if (GST_PAD_LINK_FAILED(linked)) {
-    return core::makeError(core::ErrorCode::kInternal, "could not link rtspsrc to the depayloader");
+    return core::makeError(core::ErrorCode::kInternal, "could not link the source to the chain");
   }
   return core::okResult();
+}
+
+core::Result<void> Session::startNative() {
+  const bool main = spec_.kind == SessionSpec::Kind::kMain;
+  const std::string name = spec_.camera.str() + (main ? "-main" : "-sub");
+  pipeline_ = gst_pipeline_new(name.c_str());
+  appsrc_ = make("appsrc", "src");
+  if (!pipeline_ || !appsrc_) {
+    if (appsrc_) gst_object_unref(appsrc_);
+    appsrc_ = nullptr;
+    return core::makeError(core::ErrorCode::kUnavailable, "GStreamer appsrc is not available");
+  }
+  // Timestamps come from the RTP clock (pushAccessUnit), not from the time of the push.
+  g_object_set(appsrc_, "is-live", TRUE, "format", GST_FORMAT_TIME, "do-timestamp", FALSE,
+               "max-bytes", kNativeQueueBytes, "block", FALSE, "emit-signals", FALSE, nullptr);
+  gst_bin_add(GST_BIN(pipeline_), appsrc_);
+  if (gst_element_set_state(pipeline_, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
+    return core::makeError(core::ErrorCode::kUnavailable,
+                           "could not start the pipeline for " + core::redactUrl(spec_.source.url));
+  }
+  RtspTcpOptions o;
+  o.url = spec_.source.url;
+  o.username = spec_.source.username;
+  o.password = spec_.source.password;
+  if (spec_.connectTimeout > core::Duration::zero()) {
+    o.connectTimeout = std::chrono::duration_cast<std::chrono::milliseconds>(spec_.connectTimeout);
+    o.responseTimeout = o.connectTimeout;
+  }
+  o.dataTimeout = kNativeDataTimeout;
+  native_ = std::make_unique<RtspTcpClient>(std::move(o));
+  // The session's reader thread plays the part of rtspsrc's connection thread (one per stream).
+  nativeThread_ = std::thread([this] { runNativeReader(); });
+  return core::okResult();
+}
+
+void Session::runNativeReader() {
+  int clockRate = 90000;
+  auto result = native_->run(
+      [&](const rtsp::SdpVideo& video) {
+        if (closing_) return;
+        const bool h264 = video.codec == rtsp::VideoCodec::kH264;
+        clockRate = video.clockRate > 0 ? video.clockRate : 90000;
+        GstCaps* caps = gst_caps_new_simple(h264 ? "video/x-h264" : "video/x-h265", "stream-format",
+                                            G_TYPE_STRING, "byte-stream", "alignment",
+                                            G_TYPE_STRING, "au", nullptr);
+        gst_app_src_set_caps(GST_APP_SRC(appsrc_), caps);
+        gst_caps_unref(caps);
+        linked_ = true;
+        GstPad* pad = gst_element_get_static_pad(appsrc_, "src");
+        auto built = buildChain(h264 ? "H264" : "H265", pad, false);
+        gst_object_unref(pad);
+        if (!built) {
+          postError(built.error().message);
+          native_->stop();
+        }
+      },
+      [&](AccessUnit& au) { pushAccessUnit(au, clockRate); });
+  // stop() (finish) ends a run without error; anything else is the camera's trouble, reported
+  // like rtspsrc's errors so the camera's health machine reconnects.
+  if (!result.ok() && !closing_) postReaderError(result.error().message);
+}
+
+void Session::postReaderError(const std::string& message) {
+  GError* err = g_error_new_literal(GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_READ, message.c_str());
+  gst_element_post_message(pipeline_,
+                           gst_message_new_error(GST_OBJECT(appsrc_), err, "native RTSP reader"));
+  g_error_free(err);
+}
+
+void Session::pushAccessUnit(AccessUnit& au, int clockRate) {
+  if (closing_.load(std::memory_order_relaxed)) return;
+  bool discont = au.discont;
+  if (nativeWaitKeyframe_) {
+    if (!au.keyframe) return;
+    nativeWaitKeyframe_ = false;
+    discont = true;
+  }
+  if (gst_app_src_get_current_level_bytes(GST_APP_SRC(appsrc_)) > kNativeQueueBytes) {
+    // The pipeline does not keep up (a stuck disk): drop, and resume at a keyframe so the
+    // recorder never gets a delta frame whose reference is gone.
+    nativeWaitKeyframe_ = true;
+    return;
+  }
+  // Running time: the receipt time of the first access unit (and again after a discontinuity)
+  // plus RTP time since, as rtspsrc with the timestamper does (rtp_timestamper.h).
+  GstClockTime now = 0;
+  if (GstClock* clock = gst_element_get_clock(pipeline_)) {
+    const GstClockTime t = gst_clock_get_time(clock);
+    const GstClockTime base = gst_element_get_base_time(pipeline_);
+    now = t > base ? t - base : 0;
+    gst_object_unref(clock);
+  }
+  if (!nativeHaveBase_ || discont || au.rtpTime < nativeFirstRtp_) {
+    nativeHaveBase_ = true;
+    nativeFirstRtp_ = au.rtpTime;
+    nativeBase_ = now;
+    // Never backwards across a rebase: muxers refuse decreasing timestamps.
+    if (GST_CLOCK_TIME_IS_VALID(nativeLastPts_) && nativeBase_ <= nativeLastPts_) {
+      nativeBase_ = nativeLastPts_ + GST_MSECOND;
+    }
+  }
+  const GstClockTime pts =
+      nativeBase_ + gst_util_uint64_scale_int(static_cast<guint64>(au.rtpTime - nativeFirstRtp_),
+                                              GST_SECOND, clockRate);
+  nativeLastPts_ = pts;
+  // The buffer owns the access unit's bytes: no copy.
+  auto* bytes = new std::vector<uint8_t>(std::move(au.data));
+  GstBuffer* buf = gst_buffer_new_wrapped_full(
+      GST_MEMORY_FLAG_READONLY, bytes->data(), bytes->size(), 0, bytes->size(), bytes,
+      [](gpointer p) { delete static_cast<std::vector<uint8_t>*>(p); });
+  // Cameras send no B-frames on their recording streams: decode order is presentation order.
+  GST_BUFFER_PTS(buf) = pts;
+  GST_BUFFER_DTS(buf) = pts;
+  if (!au.keyframe) GST_BUFFER_FLAG_SET(buf, GST_BUFFER_FLAG_DELTA_UNIT);
+  if (discont) GST_BUFFER_FLAG_SET(buf, GST_BUFFER_FLAG_DISCONT);
+  gst_app_src_push_buffer(GST_APP_SRC(appsrc_), buf);  // takes the buffer
+}
+
+void Session::stopNativeReader() {
+  if (native_) native_->stop();
+  if (nativeThread_.joinable()) nativeThread_.join();
 }
 
 void Session::postError(const std::string& message) {

@@ -16,8 +16,10 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "rtsp_tcp_client.h"
 #include "sharpeyes/core/camera_id.h"
 #include "sharpeyes/core/result.h"
 #include "sharpeyes/core/time.h"
@@ -62,7 +64,7 @@ class Session : public std::enable_shared_from_this<Session> {
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
-  // Builds the pipeline and sets it PLAYING (rtspsrc connects on its own thread).
+  // Builds the pipeline and sets it PLAYING (rtspsrc, or the native reader's thread, connects).
   core::Result<void> start();
   GstElement* pipeline() const { return pipeline_; }
   const SessionSpec& spec() const { return spec_; }
@@ -102,7 +104,15 @@ class Session : public std::enable_shared_from_this<Session> {
     uint64_t rtStart = 0;
   };
   core::WallTime wallStart(uint64_t rtStart, uint64_t rtEnd, core::WallTime named);  // mutex_ held
-  core::Result<void> buildChain(const std::string& encoding, GstPad* srcPad);
+  // `depayload`: srcPad carries RTP (rtspsrc); false: Annex-B access units (the native reader).
+  core::Result<void> buildChain(const std::string& encoding, GstPad* srcPad, bool depayload = true);
+  // The native reader (StreamSource::Reader::kNative): appsrc fed by an RtspTcpClient on the
+  // session's own reader thread; its errors become bus errors like rtspsrc's.
+  core::Result<void> startNative();
+  void runNativeReader();                              // reader thread
+  void pushAccessUnit(AccessUnit& au, int clockRate);  // reader thread
+  void postReaderError(const std::string& message);    // reader thread
+  void stopNativeReader();                             // finish() / destructor
   GstElement* buildAnalyticsBranch(const std::string& encoding, bool withQueue,
                                    std::vector<GstElement*>& elements);
   void postError(const std::string& message);
@@ -146,11 +156,22 @@ class Session : public std::enable_shared_from_this<Session> {
   GstCaps* parsedCaps_ = nullptr;
   std::unique_ptr<LiveTap> liveTap_;
   bool liveFailed_ = false;  // a tap failed to build or run: logged once until the caps change
+  // Native reader (only with StreamSource::Reader::kNative); the reader-thread fields below are
+  // touched by that thread only.
+  GstElement* appsrc_ = nullptr;
+  std::unique_ptr<RtspTcpClient> native_;
+  std::thread nativeThread_;
+  bool nativeHaveBase_ = false;
+  int64_t nativeFirstRtp_ = 0;
+  GstClockTime nativeBase_ = 0;
+  GstClockTime nativeLastPts_ = GST_CLOCK_TIME_NONE;
+  bool nativeWaitKeyframe_ = false;
 };
 
 template <typename OnClosed>
 void Session::finish(bool finishRecording, core::Duration eosTimeout, OnClosed&& onClosed) {
   closing_ = true;
+  stopNativeReader();  // no more access units: the recorder's EOS is the last thing in
   if (!pipeline_) return;
   GstBus* bus = gst_element_get_bus(pipeline_);
   // EOS whenever the recorder saw data: besides an open file, splitmuxsink may hold a whole GOP

@@ -1,7 +1,9 @@
 // The native RTSP-over-TCP reader (ingest/src/rtsp_tcp_client.h) against the project's camera
 // simulator (a real gst-rtsp-server): access units at the stream's frame rate with keyframes
 // every 2 s, digest authentication, and a clear error for a wrong password, a refused port, a
-// dropped connection; stop() unblocks a reader waiting for data.
+// dropped connection; stop() unblocks a reader waiting for data. And a camera whose main stream
+// is read natively (StreamSource::Reader::kNative) records decodable segments, goes stalled when
+// the camera stops sending and reconnects when it drops the connection.
 #include "rtsp_tcp_client.h"
 
 #include <gtest/gtest.h>
@@ -18,6 +20,7 @@
 #include "process.h"
 #include "sharpeyes/core/util.h"
 #include "sharpeyes/sim/sim.h"
+#include "test_util.h"
 
 namespace sharpeyes::ingest {
 namespace {
@@ -258,6 +261,48 @@ TEST_F(RtspTcpClientTest, StopUnblocksAReaderWaitingForData) {
   // Generous for a loaded machine; the data timeout (60 s) is far away.
   EXPECT_LT(std::chrono::steady_clock::now() - stopAt, 5s);
   ASSERT_TRUE(sim_->injectFault(2, sim::Fault::kClear).ok());
+}
+
+TEST_F(RtspTcpClientTest, CameraRecordsThroughTheNativeReaderStallsAndReconnects) {
+  testing::TempDir dir;
+  testing::RecordingListener listener;
+  auto m = IngestManager::create({}, listener);
+  ASSERT_TRUE(m.ok());
+  auto ingest = std::move(m).value();
+  auto cam = testing::testCamera("native", sim_->mainUrl(0), dir.str());
+  cam.main.reader = StreamSource::Reader::kNative;
+  cam.health.offlineAfterFailures = 100;
+  ASSERT_TRUE(ingest->addCamera(cam).ok());
+  ASSERT_TRUE(listener.waitState("native", CameraState::kStreaming, 30s));
+  ASSERT_TRUE(listener.waitFor([&] { return listener.segmentsLocked("native").size() >= 2; }, 30s));
+
+  // The stall watchdog sees the native reader's data through the parser probe.
+  ASSERT_TRUE(sim_->injectFault(0, sim::Fault::kStopSending, 3s).ok());
+  ASSERT_TRUE(listener.waitState("native", CameraState::kStalled, 20s));
+  const auto stalledAt = static_cast<size_t>(listener.stateIndex("native", CameraState::kStalled));
+  ASSERT_TRUE(listener.waitState("native", CameraState::kStreaming, 30s, stalledAt));
+
+  // A dropped connection is a reader error on the bus: the camera reconnects.
+  const size_t before = listener.states("native").size();
+  ASSERT_TRUE(sim_->injectFault(0, sim::Fault::kDropConnections).ok());
+  ASSERT_TRUE(listener.waitState("native", CameraState::kReconnecting, 20s, before));
+  const auto reconnectAt =
+      static_cast<size_t>(listener.stateIndex("native", CameraState::kReconnecting, before));
+  ASSERT_TRUE(listener.waitState("native", CameraState::kStreaming, 30s, reconnectAt));
+  const size_t segmentsBefore = listener.segmentCount("native");
+  ASSERT_TRUE(listener.waitFor(
+      [&] { return listener.segmentsLocked("native").size() > segmentsBefore; }, 30s));
+  ingest->stop();
+
+  const auto segments = listener.segments("native");
+  ASSERT_GE(segments.size(), 3U);
+  for (const auto& s : segments) {
+    const auto p = testing::probeFile(s.path);
+    EXPECT_TRUE(p.ok) << s.path << ": " << p.output;
+    EXPECT_EQ(p.codec, "h264");
+    EXPECT_EQ(p.width, 640);
+    EXPECT_EQ(s.width, 640);
+  }
 }
 
 TEST_F(RtspTcpClientTest, StopBeforeRunCancels) {

@@ -39,6 +39,12 @@ struct StreamSource {
   // jitterbuffer back (config `tcp_jitter_buffer: true`), for a camera whose RTP clock is too
   // irregular to timestamp from.
   bool jitterBufferOverTcp = false;
+  // Over TCP, kNative reads the RTSP connection with our own reader (ingest/src/
+  // rtsp_tcp_client.h: large reads, whole access units into the pipeline) instead of rtspsrc and
+  // a depayloader, whose per-RTP-packet work is most of the receive cost (docs/benchmarks.md).
+  // Opt-in while it proves itself; UDP always uses rtspsrc.
+  enum class Reader { kRtspsrc, kNative };
+  Reader reader = Reader::kRtspsrc;
 };
 
 struct RecordingOptions {

@@ -439,6 +439,27 @@ core::Result<void> RtspTcpClient::run(const OnPlaying& onPlaying,
 
   auto streamResult = [&]() -> core::Result<void> {
     while (true) {
+      // First what is buffered: PLAY's reply may have come with the first frames.
+      while (true) {
+        auto ev = c.parser.next();
+        if (!ev.ok()) return ev.error();
+        if (std::holds_alternative<rtsp::NeedMore>(*ev)) break;
+        if (auto* f = std::get_if<rtsp::Frame>(&*ev)) {
+          if (f->channel != channels.rtp) continue;  // RTCP: not needed over TCP
+          auto packet = parseRtp(f->payload);
+          if (packet.ok() && packet->payloadType == video->payloadType) depay.push(*packet);
+          continue;
+        }
+        const auto& m = std::get<rtsp::Message>(*ev);
+        if (m.isResponse() && m.cseq() == keepaliveCseq) {
+          keepaliveCseq = -1;
+          if (isSuccess(m)) keepaliveReplies_.fetch_add(1, std::memory_order_relaxed);
+          if (!isSuccess(m) && getParameter) {
+            getParameter = false;  // GET_PARAMETER refused: OPTIONS keeps the session instead
+            nextKeepalive = Clock::now();
+          }
+        }
+      }
       now = Clock::now();
       if (now >= nextKeepalive) {
         const auto method = getParameter ? rtsp::Method::kGetParameter : rtsp::Method::kOptions;
@@ -470,26 +491,6 @@ core::Result<void> RtspTcpClient::run(const OnPlaying& onPlaying,
         if (*n > 0) {
           lastData = Clock::now();
           windowBytes += *n;
-        }
-      }
-      while (true) {
-        auto ev = c.parser.next();
-        if (!ev.ok()) return ev.error();
-        if (std::holds_alternative<rtsp::NeedMore>(*ev)) break;
-        if (auto* f = std::get_if<rtsp::Frame>(&*ev)) {
-          if (f->channel != channels.rtp) continue;  // RTCP: not needed over TCP
-          auto packet = parseRtp(f->payload);
-          if (packet.ok() && packet->payloadType == video->payloadType) depay.push(*packet);
-          continue;
-        }
-        const auto& m = std::get<rtsp::Message>(*ev);
-        if (m.isResponse() && m.cseq() == keepaliveCseq) {
-          keepaliveCseq = -1;
-          if (isSuccess(m)) keepaliveReplies_.fetch_add(1, std::memory_order_relaxed);
-          if (!isSuccess(m) && getParameter) {
-            getParameter = false;  // GET_PARAMETER refused: OPTIONS keeps the session instead
-            nextKeepalive = Clock::now();
-          }
         }
       }
       if (options_.lowatLatency.count() > 0 && now - windowStart >= std::chrono::seconds(1)) {

@@ -79,6 +79,12 @@ int runGateway(const GatewayArgs& args) {
     return kExitBadConfig;
   }
   if (args.check) return checkApiCameras(args.config, config);
+  // A mistake in the cameras added through the API is a config mistake too: named, exit code 2,
+  // before anything starts (Gateway::start reads the file again, as it may change later).
+  if (auto api = readApiCameras(ApiCameraFile(config.apiCamerasPath()), config); !api) {
+    std::fprintf(stderr, "sharpeyes gateway: bad config: %s\n", api.error().message.c_str());
+    return kExitBadConfig;
+  }
   const sigset_t signals = blockTerminationSignals();
   spdlog::info("gateway {} ({}) starting with {} camera(s) from {}", config.id,
                config.division.str(), config.cameras.size(), args.config);

@@ -449,7 +449,8 @@ TEST_F(GatewayCamerasTest, AddEditRemoveAtRunTimeAndKeepThemOverARestart) {
 }
 
 // `gateway --check` reads <data_dir>/cameras.api.yaml as the gateway does at start: a mistake
-// there is named (file, line, key) with exit code 2, as one in the config file is.
+// there is named (file, line, key) with exit code 2, as one in the config file is; so does a
+// normal start.
 TEST_F(GatewayCamerasTest, CheckValidatesTheCamerasAddedThroughTheApi) {
   const std::string config = writeConfig();
   const fs::path apiFile = dir_ / "cameras.api.yaml";
@@ -505,6 +506,16 @@ TEST_F(GatewayCamerasTest, CheckValidatesTheCamerasAddedThroughTheApi) {
     EXPECT_NE(out.find("bad config: " + apiFile.string() + message), std::string::npos)
         << text << "\nwanted: " << apiFile.string() << message << "\ngot: " << out;
   }
+
+  // The gateway itself, started on the last bad file: the same message and exit code 2, and
+  // nothing started (it exits before opening the index or any camera).
+  ChildProcess gw;
+  ASSERT_TRUE(gw.start(SHARPEYES_BINARY, {"gateway", "--config", config},
+                       (dir_ / "start-bad").string()));
+  EXPECT_EQ(gw.wait(30s), std::optional<int>(2)) << gw.out() << gw.err();
+  EXPECT_NE(gw.err().find("bad config: " + apiFile.string() + bad.back().second),
+            std::string::npos)
+      << gw.err();
 }
 
 }  // namespace

@@ -7,13 +7,15 @@
 //   2. N `ffmpeg -rtsp_transport tcp -i URL -c copy -f segment -segment_time 10` processes;
 //   3. sharpeyes recording again with rtpjitterbuffer instead of the TCP timestamper (the
 //      ingest path before it), to show what the timestamper saves;
-//   4. sharpeyes again with the analytics feed (sub stream decoded to 640x360 BGR at 5 fps).
+//   4. sharpeyes again with the analytics feed (sub stream decoded to 640x360 BGR at 5 fps);
+//   5. (--native-phase) sharpeyes recording with the native RTSP reader
+//      (StreamSource::Reader::kNative) instead of rtspsrc.
 // Printed: CPU seconds per stream-second (getrusage of this process / wait4 of each ffmpeg),
 // RSS per camera, segments written, gaps, and the ratio ours/ffmpeg.
 //
 // Usage: ingest_bench [--cameras N] [--seconds T] [--threads K] [--no-analytics]
 //                     [--no-jitterbuffer-phase] [--no-ffmpeg-phase] [--rcvlowat BYTES]
-//                     [--workdir D]
+//                     [--native-phase] [--workdir D]
 // --rcvlowat: an experiment in phase 1, see runOurs.
 #include <gst/gst.h>
 #include <gst/rtsp-server/rtsp-server.h>
@@ -53,6 +55,7 @@ struct Args {
   bool jitterbufferPhase = true;  // also record with rtpjitterbuffer (the pre-timestamper path)
   bool ffmpegPhase = true;        // the baseline; off only to look at our own gaps quickly
   int rcvlowat = 0;  // experiment: SO_RCVLOWAT on our RTSP sockets for the second half of phase 1
+  bool nativePhase = false;  // also record with the native RTSP reader
   std::string workdir = "var/bench-ingest";
 };
 
@@ -190,7 +193,7 @@ struct Result {
 };
 
 Result runOurs(const Args& a, int port, bool analytics, const fs::path& out,
-               bool jitterbuffer = false) {
+               bool jitterbuffer = false, bool native = false) {
   fs::remove_all(out);
   fs::create_directories(out);
   BenchListener listener;
@@ -209,6 +212,7 @@ Result runOurs(const Args& a, int port, bool analytics, const fs::path& out,
     c.id = core::CameraId::parse("cam" + std::to_string(i)).value();
     c.main.url = "rtsp://127.0.0.1:" + std::to_string(port) + "/cam" + std::to_string(i) + "/main";
     c.main.jitterBufferOverTcp = jitterbuffer;
+    if (native) c.main.reader = ingest::StreamSource::Reader::kNative;
     c.recording.directory = out.string();
     c.recording.segmentLength = 10s;
     c.health.stallTimeout = 5s;
@@ -224,7 +228,7 @@ Result runOurs(const Args& a, int port, bool analytics, const fs::path& out,
     }
     if (auto r = mgr->addCamera(c); !r) std::fprintf(stderr, "%s\n", r.error().describe().c_str());
   }
-  if (a.rcvlowat > 0 && !jitterbuffer && !analytics) {
+  if (a.rcvlowat > 0 && !jitterbuffer && !analytics && !native) {
     // Experiment (how much do per-packet wakeups cost?): a third to settle, a third as is, a
     // third with every TCP socket of this process connected to the server waking its reader only
     // once `rcvlowat` bytes are queued. rtspsrc does not expose its socket: hence the fd scan.
@@ -337,6 +341,8 @@ int main(int argc, char** argv) {
       a.rcvlowat = std::atoi(next().c_str());
     else if (k == "--workdir")
       a.workdir = next();
+    else if (k == "--native-phase")
+      a.nativePhase = true;
     else if (k == "--serve-only")
       serveOnly = true;
     else {
@@ -344,7 +350,7 @@ int main(int argc, char** argv) {
           stderr,
           "usage: ingest_bench [--cameras N] [--seconds T] [--threads K] "
           "[--no-analytics] [--no-jitterbuffer-phase] [--no-ffmpeg-phase] [--rcvlowat BYTES] "
-          "[--workdir D]\n");
+          "[--native-phase] [--workdir D]\n");
       return 2;
     }
   }
@@ -422,6 +428,12 @@ int main(int argc, char** argv) {
     withJitterbuffer = runOurs(a, port, false, work / "ours-jitterbuffer", true);
     stopServer(server);
   }
+  Result native;
+  if (a.nativePhase) {
+    port = startServer(server);
+    native = runOurs(a, port, false, work / "ours-native", false, true);
+    stopServer(server);
+  }
   Result withAnalytics;
   if (a.analytics) {
     port = startServer(server);
@@ -445,6 +457,13 @@ int main(int argc, char** argv) {
     std::printf("ratio with rtpjitterbuffer/ffmpeg (cpu): %.3f; timestamper/jitterbuffer: %.3f\n",
                 ff.cpu > 0 ? withJitterbuffer.cpu / ff.cpu : 0.0,
                 withJitterbuffer.cpu > 0 ? ours.cpu / withJitterbuffer.cpu : 0.0);
+  }
+  if (a.nativePhase) {
+    std::printf("%-28s %14.5f %12.2f %9zu %6d %6.0f/%d\n", "sharpeyes (native reader)",
+                native.cpu / streamSeconds, native.rssPerCamMiB, native.segments, native.gaps,
+                native.streamingAtEnd, a.cameras);
+    std::printf("ratio native reader/default (cpu): %.3f; native reader/ffmpeg: %.3f\n",
+                ours.cpu > 0 ? native.cpu / ours.cpu : 0.0, ff.cpu > 0 ? native.cpu / ff.cpu : 0.0);
   }
   if (a.analytics) {
     std::printf("%-28s %14.5f %12.2f %9zu %6d %6.0f/%d\n", "sharpeyes (rec + analytics)",

@@ -373,6 +373,7 @@ core::Result<Challenge> parseChallenge(const Message& response) {
     const std::string_view scheme = value.substr(0, sp);
     const std::string_view rest = sp == std::string_view::npos ? "" : value.substr(sp + 1);
     Challenge c;
+    bool qopOffered = false;  // this challenge names a qop; it must include "auth" for us
     for (const auto& [k, v] : parseAuthParams(rest)) {
       if (iequals(k, "realm")) c.realm = v;
       if (iequals(k, "nonce")) c.nonce = v;
@@ -380,8 +381,8 @@ core::Result<Challenge> parseChallenge(const Message& response) {
       if (iequals(k, "algorithm")) c.algorithm = v;
       if (iequals(k, "stale")) c.stale = iequals(v, "true");
       if (iequals(k, "qop")) {
+        qopOffered = true;
         for (auto q : split(v, ',')) c.qopAuth = c.qopAuth || iequals(q, "auth");
-        if (!c.qopAuth) refused = "Digest with qop=" + v;
       }
     }
     if (iequals(scheme, "Digest")) {
@@ -389,7 +390,10 @@ core::Result<Challenge> parseChallenge(const Message& response) {
         refused = "Digest algorithm " + c.algorithm;
         continue;
       }
-      if (!refused.empty() && !c.qopAuth) continue;
+      if (qopOffered && !c.qopAuth) {
+        refused = "Digest without qop=auth";
+        continue;
+      }
       if (c.nonce.empty()) {
         refused = "Digest without a nonce";
         continue;

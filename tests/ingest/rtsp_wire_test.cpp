@@ -328,6 +328,14 @@ TEST(RtspWire, RefusesChallengesItCannotAnswer) {
   EXPECT_FALSE(parseChallenge(m).ok());
   m.headers = {{"WWW-Authenticate", "Negotiate"}};
   EXPECT_FALSE(parseChallenge(m).ok());
+  // An unusable challenge before a usable one does not hide it.
+  m.headers = {{"WWW-Authenticate", "Negotiate"},
+               {"WWW-Authenticate", "Digest realm=\"r\", nonce=\"n\", algorithm=SHA-256"},
+               {"WWW-Authenticate", "Digest realm=\"r\", nonce=\"n\""}};
+  auto usable = parseChallenge(m);
+  ASSERT_TRUE(usable.ok()) << usable.error().describe();
+  EXPECT_EQ(usable->scheme, Challenge::Scheme::kDigest);
+  EXPECT_FALSE(usable->qopAuth);
 }
 
 TEST(RtspWire, Base64) {

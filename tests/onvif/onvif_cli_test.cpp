@@ -152,8 +152,10 @@ TEST_F(OnvifCliTest, SimPrintsOneDeviceUrlPerCamera) {
 }
 
 TEST_F(OnvifCliTest, DiscoverMulticastListsBothCamerasWithDeviceInformation) {
+  // --wait: each camera answers within APP_MAX_DELAY (500 ms); the rest is headroom for a loaded
+  // machine (the simulator is another process).
   const CliRun r = run({"discover", "--interface", "127.0.0.1", "--port", discoveryPort_, "--user",
-                        "admin", "--wait", "2", "--json"});
+                        "admin", "--wait", "3", "--json"});
   ASSERT_EQ(r.code, 0) << describe(r);
   expectNoPassword(r);
   const auto list = nlohmann::json::parse(r.out);
@@ -171,8 +173,8 @@ TEST_F(OnvifCliTest, DiscoverMulticastListsBothCamerasWithDeviceInformation) {
 }
 
 TEST_F(OnvifCliTest, DiscoverTableAndUnicastProbe) {
-  const CliRun r = run(
-      {"discover", "--probe", "127.0.0.1:" + discoveryPort_, "--user", "admin", "--wait", "1.5"});
+  const CliRun r =
+      run({"discover", "--probe", "127.0.0.1:" + discoveryPort_, "--user", "admin", "--wait", "3"});
   ASSERT_EQ(r.code, 0) << describe(r);
   EXPECT_TRUE(r.out.starts_with("ADDRESS\tMANUFACTURER\tMODEL\tSERIAL\tNAME")) << r.out;
   EXPECT_NE(r.out.find(deviceUrls_[0] + "\tsharpeyes\tSimCam-1\tSIM-cam01"), std::string::npos)
@@ -180,7 +182,7 @@ TEST_F(OnvifCliTest, DiscoverTableAndUnicastProbe) {
   EXPECT_NE(r.out.find(deviceUrls_[1] + "\tsharpeyes\tSimCam-1\tSIM-cam02"), std::string::npos);
   // Without credentials the devices are still listed (from their scopes), with the reason.
   const CliRun anon =
-      run({"discover", "--probe", "127.0.0.1:" + discoveryPort_, "--wait", "1.5"}, {});
+      run({"discover", "--probe", "127.0.0.1:" + discoveryPort_, "--wait", "3"}, {});
   ASSERT_EQ(anon.code, 0) << describe(anon);
   EXPECT_NE(anon.out.find("UsernameToken required"), std::string::npos) << anon.out;
 }

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -74,11 +75,11 @@ uint16_t freeUdpPort() {
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
   socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  const bool bound = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
+                     ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0;
   ::close(fd);
-  return ntohs(a.sin_port);
+  return bound ? ntohs(a.sin_port) : 0;
 }
 
 TEST_F(OnvifSimTest, ResolvesMainAndSubStreamsWithClockOffset) {
@@ -168,7 +169,8 @@ TEST_F(OnvifSimTest, MulticastDiscoveryOnLoopbackFindsEveryCamera) {
   onvif::DiscoveryOptions o;
   o.port = device_->discoveryPort();
   o.interfaceAddress = "127.0.0.1";
-  o.wait = 1500ms;
+  // Each camera answers within APP_MAX_DELAY (500 ms); the rest is headroom for a loaded machine.
+  o.wait = 3000ms;
   auto found = onvif::discover(o);
   ASSERT_TRUE(found.ok()) << found.error().describe();
   ASSERT_EQ(found->size(), 2u);
@@ -192,7 +194,7 @@ TEST_F(OnvifSimTest, MulticastDiscoveryOnLoopbackFindsEveryCamera) {
 
 TEST_F(OnvifSimTest, UnicastProbe) {
   onvif::DiscoveryOptions o;
-  o.wait = 1000ms;
+  o.wait = 3000ms;  // as above: APP_MAX_DELAY (500 ms) plus headroom
   auto found = onvif::probe("127.0.0.1:" + std::to_string(device_->discoveryPort()), o);
   ASSERT_TRUE(found.ok()) << found.error().describe();
   EXPECT_EQ(found->size(), 2u);
@@ -389,30 +391,39 @@ TEST_F(OnvifSimTest, EventWatchReportsAuthFailureAndRetries) {
 
 // --- OnvifRuntime as the gateway uses it ----------------------------------------------------
 
-// Blocks the runtime's only worker until released, to make requests queue behind it.
+// Blocks the runtime's only worker until released, to make requests queue behind it. Declared
+// after the runtime, it goes first: the worker shares its state (it may still be leaving the task
+// when the blocker goes), and an early return of the test releases it, so that the runtime's
+// destructor never joins a worker parked on it.
 class WorkerBlocker {
  public:
   explicit WorkerBlocker(onvif::OnvifRuntime& runtime) {
-    runtime.post([this] {
-      std::unique_lock lock(mu_);
-      started_ = true;
-      cv_.notify_all();
-      cv_.wait(lock, [&] { return released_; });
+    runtime.post([s = state_] {
+      std::unique_lock lock(s->mu);
+      s->started = true;
+      s->cv.notify_all();
+      s->cv.wait(lock, [&] { return s->released; });
     });
-    std::unique_lock lock(mu_);
-    cv_.wait(lock, [&] { return started_; });
+    std::unique_lock lock(state_->mu);
+    state_->cv.wait(lock, [&] { return state_->started; });
   }
+  ~WorkerBlocker() { release(); }
+  WorkerBlocker(const WorkerBlocker&) = delete;
+  WorkerBlocker& operator=(const WorkerBlocker&) = delete;
   void release() {
-    std::lock_guard lock(mu_);
-    released_ = true;
-    cv_.notify_all();
+    std::lock_guard lock(state_->mu);
+    state_->released = true;
+    state_->cv.notify_all();
   }
 
  private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool started_ = false;
-  bool released_ = false;
+  struct State {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool started = false;
+    bool released = false;
+  };
+  std::shared_ptr<State> state_ = std::make_shared<State>();
 };
 
 struct ResolveResults {
@@ -438,6 +449,7 @@ TEST_F(OnvifSimTest, RuntimeJoinsConcurrentResolvesOfOneCameraOnAWorker) {
   // Results outlive the runtime: its workers (joined by its destructor) may still be inside a
   // callback when the test's wait returns.
   ResolveResults got;
+  ResolveResults wrong;  // the other credentials' answer, below
   onvif::OnvifRuntime runtime(1);
   WorkerBlocker blocker(runtime);
   // A flapping stream asks four times while the first resolution has not even started.
@@ -460,7 +472,6 @@ TEST_F(OnvifSimTest, RuntimeJoinsConcurrentResolvesOfOneCameraOnAWorker) {
   EXPECT_TRUE(got.results[4].ok());
   EXPECT_EQ(runtime.stats().calls, 2u);
   // Other credentials do not join: a wrong password gets its own (failed) answer.
-  ResolveResults wrong;
   runtime.resolveStreams(device_->deviceUrl(0), {"admin", "wrong"}, fast(), 30s, wrong.callback());
   ASSERT_TRUE(wrong.waitCount(1, 60s));
   ASSERT_FALSE(wrong.results[0].ok());

@@ -454,7 +454,17 @@ core::Result<void> RtspTcpClient::run(const OnPlaying& onPlaying,
         if (m.isResponse() && m.cseq() == keepaliveCseq) {
           keepaliveCseq = -1;
           if (isSuccess(m)) keepaliveReplies_.fetch_add(1, std::memory_order_relaxed);
-          if (!isSuccess(m) && getParameter) {
+          if (m.status == 401 && c.auth) {
+            // The nonce went stale: answer the new challenge and keep the session alive now.
+            auto challenge = rtsp::parseChallenge(m);
+            if (!challenge.ok()) return challenge.error();
+            if (challenge->nonce == c.auth->challenge().nonce) {
+              return makeError(ErrorCode::kPermissionDenied,
+                               "rtsp: keepalive refused (401) for user '" + c.user + "'");
+            }
+            c.auth.emplace(c.user, c.password, std::move(challenge).value());
+            nextKeepalive = Clock::now();
+          } else if (!isSuccess(m) && getParameter) {
             getParameter = false;  // GET_PARAMETER refused: OPTIONS keeps the session instead
             nextKeepalive = Clock::now();
           }

@@ -96,7 +96,7 @@ class ApiServiceTest : public ::testing::Test {
     ASSERT_TRUE(server_->start().ok());
   }
   void TearDown() override {
-    server_->stop();
+    if (server_) server_->stop();  // null when SetUp failed before creating it
     server_.reset();
     service_.reset();
     fs::remove_all(dir_);

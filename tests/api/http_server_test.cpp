@@ -229,6 +229,7 @@ TEST_F(HttpServerTest, FileWithRanges) {
 TEST_F(HttpServerTest, ConcurrentClients) {
   std::atomic<int> okCount{0};
   std::vector<std::thread> ts;
+  ts.reserve(8);
   for (int t = 0; t < 8; ++t) {
     ts.emplace_back([&] {
       Conn c(server_->port());
@@ -283,10 +284,12 @@ TEST(HttpServerLifecycle, BindErrorsAreValues) {
 }
 
 TEST(HttpServerWebSocket, EchoFanOutAndRefusal) {
-  HttpServer s(HttpServerOptions{});
   std::mutex mu;
   std::vector<std::shared_ptr<WebSocketConnection>> conns;
   std::atomic<int> closed{0};
+  // Declared after the state its callbacks touch: on an early return its destructor stops it
+  // (onClose runs for the open sockets) before that state goes.
+  HttpServer s(HttpServerOptions{});
   WebSocketRoute route;
   route.authorize = [](const HttpRequest& r) -> std::optional<HttpResponse> {
     if (r.queryParam("token") != "good") return HttpResponse::error(401, "unauthorized", "no");

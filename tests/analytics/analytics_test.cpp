@@ -71,7 +71,7 @@ struct Collector {
 };
 
 std::unique_ptr<CameraAnalyzer> make(const CameraAnalyticsConfig& c, Collector& col,
-                                     EngineOptions opts = {}) {
+                                     const EngineOptions& opts = {}) {
   auto a = CameraAnalyzer::create(c, opts, col.sink());
   EXPECT_TRUE(a.ok()) << (a.ok() ? "" : a.error().describe());
   return a.ok() ? std::move(a.value()) : nullptr;
@@ -633,6 +633,17 @@ TEST(AnalyticsEngine, SubmitNeverBlocksAndDropsAreCounted) {
     inSink = true;
     released.wait();  // a slow consumer holds the only worker
   });
+  // Goes before the engine: on an early return it lets the parked worker go, so that the
+  // engine's destructor does not join it forever.
+  struct Release {
+    std::promise<void>& promise;
+    bool done = false;
+    void now() {
+      if (!done) promise.set_value();
+      done = true;
+    }
+    ~Release() { now(); }
+  } releaser{release};
   auto c = baseConfig();
   c.rules.push_back(rule("lost", RuleType::kSignalLoss));
   ASSERT_TRUE(engine.addCamera(c).ok());
@@ -648,7 +659,7 @@ TEST(AnalyticsEngine, SubmitNeverBlocksAndDropsAreCounted) {
   ASSERT_TRUE(st);
   EXPECT_EQ(st->framesIn, 10u);
   EXPECT_EQ(st->framesDropped, 8u);
-  release.set_value();
+  releaser.now();
   ASSERT_TRUE(engine.waitIdle(30s));
   st = engine.stats(cam());
   EXPECT_EQ(st->framesProcessed, 2u);

@@ -332,6 +332,7 @@ TEST(IngestLive, SubStreamOfAnalyticsIsTappedNotPulledTwice) {
 }
 
 TEST(IngestLive, UnknownCameraAndMissingSubAreErrors) {
+  TempDir dir;  // the camera's recording directory outlives the manager
   LiveListener listener;
   auto ingest = makeManager(listener);
   ASSERT_TRUE(ingest);
@@ -339,7 +340,6 @@ TEST(IngestLive, UnknownCameraAndMissingSubAreErrors) {
       ingest->setLive(core::CameraId::parse("nosuch").value(), LiveStream::kMain, true);
   ASSERT_FALSE(unknown.ok());
   EXPECT_EQ(unknown.error().code, core::ErrorCode::kNotFound);
-  TempDir dir;
   // Never reachable; setLive does not wait for the camera anyway.
   auto cam = testCamera("nosub", "rtsp://127.0.0.1:9/none", dir.str());
   ASSERT_TRUE(ingest->addCamera(cam).ok());
@@ -365,6 +365,12 @@ TEST(IngestLive, BlockedConsumerNeverStallsRecording) {
   ASSERT_TRUE(ingest->addCamera(cam).ok());
   ASSERT_TRUE(listener.waitState("slow", CameraState::kStreaming, 20s));
   listener.setBlocking(true);
+  // Goes before the manager: on an early return the consumer is let go, so that the manager's
+  // destructor does not leave a streaming thread parked in onLiveBytes on a destroyed listener.
+  struct Unblock {
+    LiveListener& listener;
+    ~Unblock() { listener.setBlocking(false); }
+  } unblock{listener};
   ASSERT_TRUE(ingest->setLive(core::CameraId::parse("slow").value(), LiveStream::kMain, true).ok());
   ASSERT_TRUE(listener.waitLive([&] { return listener.blockedLocked(); }, 20s));
   // While the consumer is stuck inside onLiveBytes, segments keep closing (2 s each) and the

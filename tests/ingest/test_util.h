@@ -65,11 +65,16 @@ class RecordingListener : public Listener {
   }
   bool waitState(const std::string& cam, CameraState state, std::chrono::milliseconds timeout,
                  size_t after = 0) {
-    return waitFor([&] { return stateIndex(cam, state, after) >= 0; }, timeout);
+    return waitFor([&] { return stateIndexLocked(cam, state, after) >= 0; }, timeout);
   }
-  // Index of the first `state` at or after position `after` (-1 if none). Call under the lock
-  // (inside waitFor) or through the copies below.
+  // Index of the first `state` at or after position `after` (-1 if none). Takes the lock: the
+  // camera's states keep coming from ingest threads meanwhile.
   int stateIndex(const std::string& cam, CameraState state, size_t after = 0) {
+    std::lock_guard lock(mutex_);
+    return stateIndexLocked(cam, state, after);
+  }
+  // The same, for use inside waitFor predicates (the lock held).
+  int stateIndexLocked(const std::string& cam, CameraState state, size_t after = 0) {
     auto& v = states_[cam];
     for (size_t i = after; i < v.size(); ++i)
       if (v[i] == state) return static_cast<int>(i);

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "process.h"
+#include "rtsp_fixture.h"
 #include "sharpeyes/core/util.h"
 #include "sharpeyes/sim/sim.h"
 #include "test_util.h"
@@ -311,6 +312,45 @@ TEST_F(RtspTcpClientTest, StopBeforeRunCancels) {
   auto r = client.run(nullptr, [](AccessUnit&) {});
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code, ErrorCode::kCancelled);
+}
+
+// H.265 from a real rtph265pay (the in-process fixture: x265, a keyframe every 25 frames).
+TEST(RtspTcpClientH265, DepayloadsAndRecordsH265) {
+  testing::RtspFixture server;
+  server.addMount("/hevc", /*h265=*/true);
+  {
+    Reader reader(optionsFor(server.url("/hevc")));
+    ASSERT_TRUE(reader.waitUnits(60, 60s));
+    reader.client().stop();
+    ASSERT_TRUE(reader.waitDone(10s).has_value());
+    std::vector<int64_t> keyframes;
+    for (const auto& u : reader.units()) {
+      EXPECT_TRUE(u.startsWithStartCode);
+      if (u.keyframe) keyframes.push_back(u.rtpTime);
+    }
+    ASSERT_GE(keyframes.size(), 2U);
+    EXPECT_EQ(keyframes[1] - keyframes[0], 90000);  // 25 frames at 25 fps
+    EXPECT_EQ(reader.client().depayStats().lostPackets, 0U);
+    EXPECT_EQ(reader.client().depayStats().damagedPackets, 0U);
+  }
+  testing::TempDir dir;
+  testing::RecordingListener listener;
+  auto m = IngestManager::create({}, listener);
+  ASSERT_TRUE(m.ok());
+  auto ingest = std::move(m).value();
+  auto cam = testing::testCamera("hevc", server.url("/hevc"), dir.str());
+  cam.main.reader = StreamSource::Reader::kNative;
+  cam.health.connectTimeout = 8s;  // x265 start-up on a loaded machine
+  ASSERT_TRUE(ingest->addCamera(cam).ok());
+  ASSERT_TRUE(listener.waitFor([&] { return !listener.segmentsLocked("hevc").empty(); }, 30s));
+  ingest->stop();
+  const auto segments = listener.segments("hevc");
+  ASSERT_FALSE(segments.empty());
+  EXPECT_EQ(segments[0].codec, "h265");
+  const auto p = testing::probeFile(segments[0].path);
+  EXPECT_TRUE(p.ok) << p.output;
+  EXPECT_EQ(p.codec, "hevc");
+  EXPECT_EQ(p.width, 320);
 }
 
 TEST(RtspTcpClientAuth, DigestAuthenticationAndRefusedCredentials) {

@@ -172,6 +172,7 @@ core::Result<void> Gateway::start() {
   secretsDir_ = fs::absolute(config_.secretsDir()).lexically_normal().string();
   if (auto r = loadCameras(); !r) return r;
   if (auto r = openStores(); !r) return r;
+  rememberCameras(*cameraList());
   if (auto r = ensureSigningKey(); !r) return r;
 
   storage::RecorderOptions ro;
@@ -957,9 +958,25 @@ core::Result<void> Gateway::loadCameras() {
 }
 
 void Gateway::publishCameras(CameraList cameras) {
+  if (index_) rememberCameras(cameras);  // at start: once the index is open (start())
   auto next = std::make_shared<const CameraList>(std::move(cameras));
   std::lock_guard lock(camerasMu_);
   cameras_ = std::move(next);
+}
+
+// The index remembers each camera's name and division for its recordings, which outlive the
+// camera's removal (through the API, or from the config file before a restart).
+void Gateway::rememberCameras(const CameraList& cameras) {
+  std::vector<storage::CameraLabel> labels;
+  labels.reserve(cameras.size());
+  for (const auto& cam : cameras) {
+    const auto& c = cam->ingest;
+    labels.push_back({c.id, c.name, c.division.empty() ? config_.division : c.division});
+  }
+  if (auto r = index_->describeCameras(labels); !r) {
+    spdlog::warn("cameras: names and divisions not recorded in the index: {}",
+                 r.error().describe());
+  }
 }
 
 // manageMu_ held (yaml-cpp nodes are not safe to read from two threads at once).

@@ -145,6 +145,7 @@ class Gateway : private ingest::Listener {
   core::Result<CameraPtr> validateApiCamera(const YAML::Node& yaml) const;
   core::Result<void> saveApiCameras(const CameraList& cameras);
   void publishCameras(CameraList cameras);
+  void rememberCameras(const CameraList& cameras);
   storage::RetentionOptions retentionOptions(const CameraList& cameras);
   void rebuildRetention();
   void resolveOnvif(const std::string& cameraId, bool restart);

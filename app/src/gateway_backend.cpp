@@ -1,5 +1,7 @@
 #include "gateway_backend.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -98,10 +100,18 @@ core::Result<api::CameraInfo> GatewayBackend::recordedCamera(const core::CameraI
   api::CameraInfo info;
   info.id = id;
   info.name = id.str();
-  // Its own division went with its entry. The gateway's covers it: a user whose area covers the
-  // gateway's reaches it, one scoped to a village does not (never more than before the removal).
-  info.division = paths_.division;
   info.enabled = false;
+  auto label = stores_.index->cameraLabel(id);
+  if (label && label->has_value()) {
+    // As the gateway last described it: a village's user reaches its own village's recordings.
+    info.name = (*label)->name.empty() ? id.str() : (*label)->name;
+    info.division = (*label)->division;
+  } else {
+    // Recorded before the index kept labels (or the label is unreadable): the gateway's division
+    // covers it; a user whose area covers the gateway's reaches it, a village's user does not.
+    if (!label) spdlog::warn("camera {}: label unreadable: {}", id.str(), label.error().describe());
+    info.division = paths_.division;
+  }
   return info;
 }
 

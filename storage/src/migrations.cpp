@@ -252,6 +252,18 @@ ANALYZE events;
 CREATE INDEX segments_camera_start_end ON segments (camera, start_us, end_us);
 DROP INDEX segments_camera_start;
 )sql"},
+    {9, "camera_directory",
+     // A camera's name and division as the gateway last knew them. Its recordings, clips and
+     // evidence outlive its removal from the gateway; without this row police would reach them
+     // under the gateway's division and the camera's id only (a village-scoped user not at all).
+     R"sql(
+CREATE TABLE camera_directory (
+  camera TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  division TEXT NOT NULL,
+  updated_us BIGINT NOT NULL
+);
+)sql"},
 };
 
 std::string forDialect(const std::string& sql, Dialect d) {

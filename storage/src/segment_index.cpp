@@ -142,6 +142,43 @@ class DbSegmentIndex final : public SegmentIndex {
     return out;
   }
 
+  core::Result<void> describeCameras(const std::vector<CameraLabel>& labels) override {
+    for (const auto& label : labels) {
+      if (label.division.empty()) {
+        return core::makeError(core::ErrorCode::kInvalidArgument,
+                               "camera " + label.camera.str() + ": a label needs a division code");
+      }
+    }
+    auto tx = detail::Tx::begin(db_);
+    if (!tx) return tx.error();
+    for (const auto& label : labels) {
+      auto n = db_.execute(
+          "INSERT INTO camera_directory (camera, name, division, updated_us) VALUES ($1, $2, $3, "
+          "$4) ON CONFLICT (camera) DO UPDATE SET name = excluded.name, division = "
+          "excluded.division, updated_us = excluded.updated_us WHERE camera_directory.name <> "
+          "excluded.name OR camera_directory.division <> excluded.division",
+          {label.camera.str(), label.name, label.division.str(), nowMicros()});
+      if (!n) return n.error();
+    }
+    auto c = (*tx)->commit();
+    if (!c) return c.error();
+    return core::okResult();
+  }
+
+  core::Result<std::optional<CameraLabel>> cameraLabel(const core::CameraId& camera) override {
+    auto rows =
+        db_.query("SELECT name, division FROM camera_directory WHERE camera = $1", {camera.str()});
+    if (!rows) return rows.error();
+    if (rows->empty()) return std::optional<CameraLabel>{};
+    auto division = core::DivisionCode::parse(rows->front().str(1));
+    if (!division) {
+      return core::makeError(core::ErrorCode::kCorrupt, "camera_directory: camera " + camera.str() +
+                                                            " has a bad division '" +
+                                                            rows->front().str(1) + "'");
+    }
+    return std::optional<CameraLabel>(CameraLabel{camera, rows->front().str(0), *division});
+  }
+
   core::Result<std::vector<core::Segment>> oldest(const std::optional<core::CameraId>& camera,
                                                   int limit) override {
     std::string sql = std::string("SELECT ") + kColumns +

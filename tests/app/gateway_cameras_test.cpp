@@ -163,7 +163,7 @@ TEST_F(GatewayCamerasTest, AddEditRemoveAtRunTimeAndKeepThemOverARestart) {
   const fs::path secrets = dir_ / "secrets";
   ChildProcess gw;
   const uint16_t port = startGateway(gw, config, "gw1");
-  ASSERT_NE(port, 0);
+  ASSERT_NE(port, 0) << gw.err();
   Api admin(port, "admin", kAdminPassword);
   ASSERT_TRUE(admin.ok()) << gw.err();
   ASSERT_TRUE(waitFor([&] { return streaming(admin, "cam01"); }, 90s)) << gw.err();
@@ -222,7 +222,8 @@ TEST_F(GatewayCamerasTest, AddEditRemoveAtRunTimeAndKeepThemOverARestart) {
   using UserRow = std::array<const char*, 4>;  // name, password, role, scope
   for (const auto& [name, password, role, scope] :
        {UserRow{"op", "operator-pass-1", "operator", "510603101000"},
-        UserRow{"village", "village-pass-1", "viewer", "510603101202"}}) {
+        UserRow{"village", "village-pass-1", "viewer", "510603101202"},
+        UserRow{"village3", "village-pass-3", "viewer", "510603101203"}}) {
     ASSERT_EQ(call(admin, "POST", "/api/users",
                    {{"name", name}, {"password", password}, {"role", role}, {"scope", scope}})
                   .status,
@@ -233,6 +234,8 @@ TEST_F(GatewayCamerasTest, AddEditRemoveAtRunTimeAndKeepThemOverARestart) {
   ASSERT_TRUE(op.ok());
   Api village(port, "village", "village-pass-1");
   ASSERT_TRUE(village.ok());
+  Api otherVillage(port, "village3", "village-pass-3");
+  ASSERT_TRUE(otherVillage.ok());
   EXPECT_EQ(call(op, "POST", "/api/cameras", good).status, 403);
   EXPECT_EQ(call(op, "PUT", "/api/cameras/cam01", with("id", nullptr)).status, 403);
   EXPECT_EQ(call(op, "DELETE", "/api/cameras/cam01").status, 403);
@@ -369,6 +372,7 @@ TEST_F(GatewayCamerasTest, AddEditRemoveAtRunTimeAndKeepThemOverARestart) {
   const size_t apiStops = 2;
   const std::string apiCamTimeline = timelineTarget("api-cam");
   EXPECT_EQ(call(village, "GET", apiCamTimeline).status, 200);  // api-cam is in its village
+  EXPECT_EQ(call(otherVillage, "GET", apiCamTimeline).status, 403);
   ASSERT_EQ(call(admin, "DELETE", "/api/cameras/api-cam").status, 200);
   EXPECT_FALSE(listed(admin, "api-cam"));
   EXPECT_EQ(call(admin, "GET", "/api/cameras/api-cam").status, 404);
@@ -394,8 +398,10 @@ TEST_F(GatewayCamerasTest, AddEditRemoveAtRunTimeAndKeepThemOverARestart) {
 
   // Its recordings stay until retention deletes them, and police must still reach them.
   expectRecordingsOfRemovedCamera(op, "api-cam");
-  // Its own division went with it: a user scoped to its village no longer reaches them.
-  EXPECT_EQ(call(village, "GET", apiCamTimeline).status, 403);
+  // Under its own division still (the index keeps the camera's label): its village's user
+  // reaches them, another village's user does not.
+  EXPECT_EQ(call(village, "GET", apiCamTimeline).status, 200);
+  EXPECT_EQ(call(otherVillage, "GET", apiCamTimeline).status, 403);
 
   // Audited: who added, edited and removed which camera.
   {
@@ -424,7 +430,7 @@ TEST_F(GatewayCamerasTest, AddEditRemoveAtRunTimeAndKeepThemOverARestart) {
   // Restart: the API's camera is back, the removed one is not.
   ChildProcess gw2;
   const uint16_t port2 = startGateway(gw2, config, "gw2");
-  ASSERT_NE(port2, 0);
+  ASSERT_NE(port2, 0) << gw2.err();
   Api admin2(port2, "admin", kAdminPassword);
   ASSERT_TRUE(admin2.ok()) << gw2.err();
   EXPECT_NE(gw2.err().find("1 added through the API"), std::string::npos) << gw2.err();
@@ -437,6 +443,12 @@ TEST_F(GatewayCamerasTest, AddEditRemoveAtRunTimeAndKeepThemOverARestart) {
   // The removed camera's recordings are reached after a restart too.
   EXPECT_EQ(call(admin2, "GET", "/api/cameras/api-cam").status, 404);
   expectRecordingsOfRemovedCamera(admin2, "api-cam");
+  Api village2(port2, "village", "village-pass-1");
+  ASSERT_TRUE(village2.ok());
+  EXPECT_EQ(call(village2, "GET", apiCamTimeline).status, 200);
+  Api otherVillage2(port2, "village3", "village-pass-3");
+  ASSERT_TRUE(otherVillage2.ok());
+  EXPECT_EQ(call(otherVillage2, "GET", apiCamTimeline).status, 403);
   gw2.kill(SIGTERM);
   ASSERT_EQ(gw2.wait(60s), std::optional<int>(0)) << gw2.err();
 
@@ -510,11 +522,10 @@ TEST_F(GatewayCamerasTest, CheckValidatesTheCamerasAddedThroughTheApi) {
   // The gateway itself, started on the last bad file: the same message and exit code 2, and
   // nothing started (it exits before opening the index or any camera).
   ChildProcess gw;
-  ASSERT_TRUE(gw.start(SHARPEYES_BINARY, {"gateway", "--config", config},
-                       (dir_ / "start-bad").string()));
+  ASSERT_TRUE(
+      gw.start(SHARPEYES_BINARY, {"gateway", "--config", config}, (dir_ / "start-bad").string()));
   EXPECT_EQ(gw.wait(30s), std::optional<int>(2)) << gw.out() << gw.err();
-  EXPECT_NE(gw.err().find("bad config: " + apiFile.string() + bad.back().second),
-            std::string::npos)
+  EXPECT_NE(gw.err().find("bad config: " + apiFile.string() + bad.back().second), std::string::npos)
       << gw.err();
 }
 

@@ -96,6 +96,55 @@ TEST_P(SegmentIndexTest, InsertQueryAndFind) {
   EXPECT_EQ(*total, 11000u);
 }
 
+// The directory keeps a camera's name and division for its recordings: replaced by a later
+// description, kept after the camera's segments are all gone, none for an unknown camera.
+TEST_P(SegmentIndexTest, CameraLabelsAreRememberedAndReplaced) {
+  const auto village = core::DivisionCode::parse("510603101201").value();
+  const auto other = core::DivisionCode::parse("510603101202").value();
+  auto none = index_->cameraLabel(cam("cam-a"));
+  ASSERT_TRUE(none) << none.error().describe();
+  EXPECT_FALSE(none->has_value());
+
+  ASSERT_TRUE(index_->describeCameras({{cam("cam-a"), "East gate", village},
+                                       {cam("cam-b"), "\u6751\u53e3 (village entrance)", other}}));
+  auto a = index_->cameraLabel(cam("cam-a"));
+  ASSERT_TRUE(a && a->has_value());
+  EXPECT_EQ((*a)->camera, cam("cam-a"));
+  EXPECT_EQ((*a)->name, "East gate");
+  EXPECT_EQ((*a)->division.str(), "510603101201");
+  auto b = index_->cameraLabel(cam("cam-b"));
+  ASSERT_TRUE(b && b->has_value());
+  EXPECT_EQ((*b)->name, "\u6751\u53e3 (village entrance)");
+
+  // Renamed and moved: the newest description wins.
+  ASSERT_TRUE(index_->describeCameras({{cam("cam-a"), "East gate 2", other}}));
+  b = index_->cameraLabel(cam("cam-b"));  // not in this call: unchanged
+  ASSERT_TRUE(b && b->has_value());
+  EXPECT_EQ((*b)->division.str(), "510603101202");
+  a = index_->cameraLabel(cam("cam-a"));
+  ASSERT_TRUE(a && a->has_value());
+  EXPECT_EQ((*a)->name, "East gate 2");
+  EXPECT_EQ((*a)->division.str(), "510603101202");
+
+  // Its segments deleted: the label stays (clips and evidence outlive the recordings).
+  for (int64_t id : fill()) ASSERT_TRUE(index_->remove(id));
+  a = index_->cameraLabel(cam("cam-a"));
+  ASSERT_TRUE(a && a->has_value());
+  EXPECT_EQ((*a)->name, "East gate 2");
+
+  // A list with a label without a division is refused whole: the stored labels are untouched.
+  auto bad = index_->describeCameras(
+      {{cam("cam-b"), "renamed", village}, {cam("cam-a"), "x", core::DivisionCode{}}});
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().code, core::ErrorCode::kInvalidArgument);
+  a = index_->cameraLabel(cam("cam-a"));
+  ASSERT_TRUE(a && a->has_value());
+  EXPECT_EQ((*a)->division.str(), "510603101202");
+  b = index_->cameraLabel(cam("cam-b"));
+  ASSERT_TRUE(b && b->has_value());
+  EXPECT_EQ((*b)->name, "\u6751\u53e3 (village entrance)");
+}
+
 TEST_P(SegmentIndexTest, ChainDetectsRemovedAndAlteredRowsButNotGarbageDeletion) {
   auto ids = fill();
   auto ok = index_->verifyChain(cam("cam-a"));

@@ -17,6 +17,7 @@
 
 #include "sharpeyes/core/camera_id.h"
 #include "sharpeyes/core/clip.h"
+#include "sharpeyes/core/division.h"
 #include "sharpeyes/core/result.h"
 #include "sharpeyes/core/segment.h"
 
@@ -36,6 +37,14 @@ struct ChainReport {
   int64_t tombstonesCrossed = 0;      // links that pass over a legitimately deleted row
   std::vector<std::string> problems;  // empty when the chain is intact
   bool ok() const { return problems.empty(); }
+};
+
+// What the index remembers of a camera besides its segments: how it was named and where it sits,
+// as the gateway last described it (kept after the camera is removed, with its recordings).
+struct CameraLabel {
+  core::CameraId camera;
+  std::string name;
+  core::DivisionCode division;
 };
 
 // Recording coverage of one camera over a range.
@@ -71,6 +80,11 @@ class SegmentIndex {
   virtual core::Result<std::string> integrityCheck() = 0;
 
   virtual core::Result<std::vector<core::CameraId>> cameras() = 0;
+  // Records (or replaces) cameras' labels, in one transaction (a label that did not change is
+  // not rewritten). The gateway calls it with every camera it runs whenever its list changes.
+  virtual core::Result<void> describeCameras(const std::vector<CameraLabel>& labels) = 0;
+  // The last label recorded for `camera`, none if it was never described.
+  virtual core::Result<std::optional<CameraLabel>> cameraLabel(const core::CameraId& camera) = 0;
   // Oldest segments first (across cameras when `camera` is empty), at most `limit`; rows
   // already marked as garbage and rows under an active evidence hold are skipped.
   virtual core::Result<std::vector<core::Segment>> oldest(

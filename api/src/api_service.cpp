@@ -634,6 +634,13 @@ void ApiService::Impl::registerAll(HttpServer& s, std::vector<core::Error>* erro
   // ---- cameras ----
   add("GET", "/api/cameras", P::kViewCameras, [this](Ctx& c) {
     auto cams = unwrap(backend.listCameras());
+    // include=removed: also the removed cameras whose recordings are still here (police look
+    // for them to cut clips of what they recorded).
+    if (auto inc = c.req.queryParam("include"); inc && !inc->empty()) {
+      if (*inc != "removed") fail(400, "bad_request", "include: only 'removed' is known");
+      auto removed = unwrap(backend.removedCameras());
+      cams.insert(cams.end(), removed.begin(), removed.end());
+    }
     auto states = statesById();
     std::optional<core::DivisionCode> filter;
     if (auto d = c.req.queryParam("division"); d && !d->empty()) {

@@ -58,6 +58,9 @@ core::Result<CameraInfo> Backend::getCamera(const core::CameraId&) {
 core::Result<CameraInfo> Backend::recordedCamera(const core::CameraId& id) {
   return getCamera(id);
 }
+core::Result<std::vector<CameraInfo>> Backend::removedCameras() {
+  return std::vector<CameraInfo>{};
+}
 core::Result<std::vector<CameraState>> Backend::cameraStates() {
   return unsupported("camera state");
 }

@@ -115,6 +115,23 @@ core::Result<api::CameraInfo> GatewayBackend::recordedCamera(const core::CameraI
   return info;
 }
 
+core::Result<std::vector<api::CameraInfo>> GatewayBackend::removedCameras() {
+  auto recorded = stores_.index->cameras();
+  if (!recorded) return recorded.error();
+  const auto configured = hooks_.cameras();
+  std::vector<api::CameraInfo> out;
+  for (const auto& id : *recorded) {
+    const bool running = std::any_of(configured.begin(), configured.end(),
+                                     [&](const api::CameraInfo& c) { return c.id == id; });
+    if (running) continue;
+    auto info = recordedCamera(id);
+    if (!info) return info.error();
+    info->origin = "removed";
+    out.push_back(std::move(*info));
+  }
+  return out;
+}
+
 core::Result<std::vector<api::CameraState>> GatewayBackend::cameraStates() {
   return hooks_.states();
 }

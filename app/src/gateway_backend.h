@@ -69,6 +69,7 @@ class GatewayBackend : public api::Backend {
   // A camera no longer configured (removed through the API or from the config file) that
   // recorded here: shown with the gateway's own division, its own being no longer known.
   core::Result<api::CameraInfo> recordedCamera(const core::CameraId& id) override;
+  core::Result<std::vector<api::CameraInfo>> removedCameras() override;
   core::Result<std::vector<api::CameraState>> cameraStates() override;
   core::Result<api::CameraInfo> addCamera(const api::CameraSpec& spec) override;
   core::Result<api::CameraInfo> updateCamera(const api::CameraSpec& spec) override;

@@ -91,9 +91,9 @@ class GatewayCamerasTest : public testing::SimulatorSuite {
   uint64_t segmentsOf(const Api& api, const std::string& id) {
     return stateOf(api, id).value("segments", uint64_t{0});
   }
-  std::vector<std::string> listedIds(const Api& api) {
+  std::vector<std::string> listedIds(const Api& api, const std::string& query = "") {
     std::vector<std::string> ids;
-    const auto r = call(api, "GET", "/api/cameras");
+    const auto r = call(api, "GET", "/api/cameras" + query);
     for (const auto& c : json::parse(r.body, nullptr, false).value("cameras", json::array())) {
       ids.push_back(c.value("id", ""));
     }
@@ -342,7 +342,8 @@ TEST_F(GatewayCamerasTest, AddEditRemoveAtRunTimeAndKeepThemOverARestart) {
   EXPECT_EQ(filesIn(secrets), std::vector<fs::path>{firstSecret});
   // A new password: a new secret file, the old one gone.
   {
-    json edit = {{"division", "510603101202"},
+    json edit = {{"name", "Gate (moved)"},
+                 {"division", "510603101202"},
                  {"main_url", sim_->mainUrl(2)},
                  {"username", "viewer"},
                  {"password", kNewCameraPassword}};
@@ -402,6 +403,24 @@ TEST_F(GatewayCamerasTest, AddEditRemoveAtRunTimeAndKeepThemOverARestart) {
   // reaches them, another village's user does not.
   EXPECT_EQ(call(village, "GET", apiCamTimeline).status, 200);
   EXPECT_EQ(call(otherVillage, "GET", apiCamTimeline).status, 403);
+  // Listed on request only, as removed, with its last name and division and no stream URL.
+  {
+    const auto r = call(village, "GET", "/api/cameras?include=removed");
+    ASSERT_EQ(r.status, 200) << r.body;
+    json removed;
+    for (const auto& c : json::parse(r.body).value("cameras", json::array())) {
+      if (c.value("id", "") == "api-cam") removed = c;
+    }
+    ASSERT_TRUE(removed.is_object()) << r.body;
+    EXPECT_EQ(removed.value("origin", ""), "removed");
+    EXPECT_EQ(removed.value("name", ""), "Gate (moved)");
+    EXPECT_EQ(removed.value("division", ""), "510603101202");
+    EXPECT_EQ(removed.value("main_url", "?"), "");
+    EXPECT_FALSE(removed.value("enabled", true));
+    const auto others = listedIds(otherVillage, "?include=removed");
+    EXPECT_EQ(std::find(others.begin(), others.end(), "api-cam"), others.end());
+    EXPECT_EQ(call(admin, "GET", "/api/cameras?include=everything").status, 400);
+  }
 
   // Audited: who added, edited and removed which camera.
   {
@@ -449,6 +468,8 @@ TEST_F(GatewayCamerasTest, AddEditRemoveAtRunTimeAndKeepThemOverARestart) {
   Api otherVillage2(port2, "village3", "village-pass-3");
   ASSERT_TRUE(otherVillage2.ok());
   EXPECT_EQ(call(otherVillage2, "GET", apiCamTimeline).status, 403);
+  const auto withRemoved = listedIds(village2, "?include=removed");
+  EXPECT_NE(std::find(withRemoved.begin(), withRemoved.end(), "api-cam"), withRemoved.end());
   gw2.kill(SIGTERM);
   ASSERT_EQ(gw2.wait(60s), std::optional<int>(0)) << gw2.err();
 

@@ -211,6 +211,9 @@ class Backend {
   // one removed since that left recordings here, so that police still reach what it recorded.
   // The default is getCamera.
   virtual core::Result<CameraInfo> recordedCamera(const core::CameraId& id);
+  // Cameras no longer configured whose recordings (or their hash chain) are still here, as
+  // recordedCamera() describes them (origin "removed"). The default is none.
+  virtual core::Result<std::vector<CameraInfo>> removedCameras();
   virtual core::Result<std::vector<CameraState>> cameraStates();
   virtual core::Result<CameraInfo> addCamera(const CameraSpec& spec);
   virtual core::Result<CameraInfo> updateCamera(const CameraSpec& spec);

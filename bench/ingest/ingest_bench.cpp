@@ -15,7 +15,7 @@
 //
 // Usage: ingest_bench [--cameras N] [--seconds T] [--threads K] [--no-analytics]
 //                     [--no-jitterbuffer-phase] [--no-ffmpeg-phase] [--rcvlowat BYTES]
-//                     [--native-phase] [--workdir D]
+//                     [--native-phase] [--no-default-phase] [--workdir D]
 // --rcvlowat: an experiment in phase 1, see runOurs.
 #include <gst/gst.h>
 #include <gst/rtsp-server/rtsp-server.h>
@@ -56,6 +56,7 @@ struct Args {
   bool ffmpegPhase = true;        // the baseline; off only to look at our own gaps quickly
   int rcvlowat = 0;  // experiment: SO_RCVLOWAT on our RTSP sockets for the second half of phase 1
   bool nativePhase = false;  // also record with the native RTSP reader
+  bool defaultPhase = true;  // off: the native reader alone (with --native-phase, many cameras)
   std::string workdir = "var/bench-ingest";
 };
 
@@ -343,6 +344,8 @@ int main(int argc, char** argv) {
       a.workdir = next();
     else if (k == "--native-phase")
       a.nativePhase = true;
+    else if (k == "--no-default-phase")
+      a.defaultPhase = false;
     else if (k == "--serve-only")
       serveOnly = true;
     else {
@@ -350,7 +353,7 @@ int main(int argc, char** argv) {
           stderr,
           "usage: ingest_bench [--cameras N] [--seconds T] [--threads K] "
           "[--no-analytics] [--no-jitterbuffer-phase] [--no-ffmpeg-phase] [--rcvlowat BYTES] "
-          "[--native-phase] [--workdir D]\n");
+          "[--native-phase] [--no-default-phase] [--workdir D]\n");
       return 2;
     }
   }
@@ -413,9 +416,13 @@ int main(int argc, char** argv) {
 
   // A fresh server per phase: every phase starts at the clip's beginning.
   pid_t server = 0;
-  int port = startServer(server);
-  const Result ours = runOurs(a, port, false, work / "ours");
-  stopServer(server);
+  int port = 0;
+  Result ours;
+  if (a.defaultPhase) {
+    port = startServer(server);
+    ours = runOurs(a, port, false, work / "ours");
+    stopServer(server);
+  }
   Result ff;
   if (a.ffmpegPhase) {
     port = startServer(server);

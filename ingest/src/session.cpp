@@ -4,6 +4,7 @@
 #include <gst/app/gstappsrc.h>
 #include <gst/rtsp/gstrtsptransport.h>
 #include <gst/video/video.h>
+#include <pthread.h>
 #include <spdlog/spdlog.h>
 
 #include <chrono>
@@ -474,6 +475,8 @@ core::Result<void> Session::startNative() {
 }
 
 void Session::runNativeReader() {
+  // Named, not the creating context thread's "ingest-N": profiles tell the reader apart.
+  pthread_setname_np(pthread_self(), "rtsp-reader");
   int clockRate = 90000;
   auto result = native_->run(
       [&](const rtsp::SdpVideo& video) {

@@ -67,6 +67,16 @@ ingest::Transport readTransport(const YamlMap& m, ingest::Transport fallback) {
   m.fail("transport", "expected tcp or udp, got '" + t + "'");
 }
 
+using Reader = ingest::StreamSource::Reader;
+
+// `reader: rtspsrc | native` (see ingest::StreamSource::reader).
+Reader readReader(const YamlMap& m, Reader fallback) {
+  const std::string r = m.getString("reader", fallback == Reader::kNative ? "native" : "rtspsrc");
+  if (r == "rtspsrc") return Reader::kRtspsrc;
+  if (r == "native") return Reader::kNative;
+  m.fail("reader", "expected rtspsrc or native, got '" + r + "'");
+}
+
 void readRecording(const YamlMap& m, ingest::RecordingOptions& r) {
   m.allowOnly({"enabled", "segment_length"});
   r.enabled = m.getBool("enabled", r.enabled);
@@ -134,13 +144,14 @@ struct Defaults {
   ingest::AnalyticsFeedOptions feed;
   ingest::Transport transport = ingest::Transport::kTcp;
   bool tcpJitterBuffer = false;  // see ingest::StreamSource::jitterBufferOverTcp
+  Reader reader = Reader::kRtspsrc;
 };
 
 CameraEntry readCamera(const YamlMap& cam, const Defaults& d, const GatewayConfig& gw,
                        const std::string& recordingDir) {
   cam.allowOnly({"id", "name", "division", "main", "sub", "onvif", "transport", "tcp_jitter_buffer",
-                 "credentials", "recording", "health", "feed", "analytics", "enabled", "retention",
-                 "ptz"});
+                 "reader", "credentials", "recording", "health", "feed", "analytics", "enabled",
+                 "retention", "ptz"});
   CameraEntry e;
   auto& c = e.ingest;
   auto id = core::CameraId::parse(cam.requireString("id"));
@@ -160,6 +171,11 @@ CameraEntry readCamera(const YamlMap& cam, const Defaults& d, const GatewayConfi
   }
   const auto transport = readTransport(cam, d.transport);
   const bool tcpJitterBuffer = cam.getBool("tcp_jitter_buffer", d.tcpJitterBuffer);
+  const Reader reader = readReader(cam, d.reader);
+  if (reader == Reader::kNative && transport == ingest::Transport::kUdp) {
+    cam.fail(cam.has("reader") ? "reader" : "transport",
+             "the native reader reads RTSP over TCP only; use transport: tcp or reader: rtspsrc");
+  }
   std::string user, password;
   if (auto creds = cam.optionalMap("credentials")) readCredentials(*creds, user, password);
 
@@ -178,17 +194,20 @@ CameraEntry readCamera(const YamlMap& cam, const Defaults& d, const GatewayConfi
     // The stream URIs come from the camera later; how to pull them is decided here.
     c.main.transport = transport;
     c.main.jitterBufferOverTcp = tcpJitterBuffer;
+    c.main.reader = reader;
   } else {
     if (!cam.has("main")) cam.fail("main", "required key is missing (or give onvif)");
     c.main = readStream(cam, "main", transport);
     c.main.username = user;
     c.main.password = password;
     c.main.jitterBufferOverTcp = tcpJitterBuffer;
+    c.main.reader = reader;
     if (cam.has("sub")) {
       auto sub = readStream(cam, "sub", transport);
       sub.username = user;
       sub.password = password;
       sub.jitterBufferOverTcp = tcpJitterBuffer;
+      sub.reader = reader;
       c.sub = sub;
     }
   }
@@ -213,9 +232,10 @@ Defaults readDefaults(const GatewayConfig& cfg) {
   if (!cfg.defaults.IsDefined() || cfg.defaults.IsNull()) return d;
   const YamlMap defaults(cfg.defaults, cfg.file, "defaults");
   defaults.allowOnly(
-      {"transport", "tcp_jitter_buffer", "recording", "health", "feed", "analytics"});
+      {"transport", "tcp_jitter_buffer", "reader", "recording", "health", "feed", "analytics"});
   d.transport = readTransport(defaults, d.transport);
   d.tcpJitterBuffer = defaults.getBool("tcp_jitter_buffer", d.tcpJitterBuffer);
+  d.reader = readReader(defaults, d.reader);
   if (auto r = defaults.optionalMap("recording")) readRecording(*r, d.recording);
   if (auto h = defaults.optionalMap("health")) readHealth(*h, d.health);
   if (auto f = defaults.optionalMap("feed")) readFeed(*f, d.feed);

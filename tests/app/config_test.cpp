@@ -99,6 +99,38 @@ TEST_F(ConfigTest, TcpJitterBufferAndConnectionSlots) {
   EXPECT_NE(errorOf(text).find("cameras[1].tcp_jitter_buffer"), std::string::npos) << errorOf(text);
 }
 
+TEST_F(ConfigTest, NativeReaderIsOptInAndTcpOnly) {
+  using Reader = ingest::StreamSource::Reader;
+  auto cfg = parseGatewayConfig(kGood, "t.yaml");
+  EXPECT_EQ(cfg.cameras[0].ingest.main.reader, Reader::kRtspsrc);  // the default
+  EXPECT_EQ(cfg.cameras[0].ingest.sub->reader, Reader::kRtspsrc);
+
+  // From defaults for the TCP camera; the UDP camera keeps rtspsrc by its own key.
+  std::string text = kGood;
+  text.replace(text.find("defaults:\n"), 10, "defaults:\n  reader: native\n");
+  text.replace(text.find("    transport: udp"), 18, "    transport: udp\n    reader: rtspsrc");
+  cfg = parseGatewayConfig(text, "t.yaml");
+  EXPECT_EQ(cfg.cameras[0].ingest.main.reader, Reader::kNative);
+  EXPECT_EQ(cfg.cameras[0].ingest.sub->reader, Reader::kNative);
+  EXPECT_EQ(cfg.cameras[1].ingest.main.reader, Reader::kRtspsrc);
+
+  // native with UDP: refused, naming the key that asked for it.
+  text = kGood;
+  text.replace(text.find("    transport: udp"), 18, "    transport: udp\n    reader: native");
+  EXPECT_NE(errorOf(text).find("cameras[1].reader: the native reader reads RTSP over TCP only"),
+            std::string::npos)
+      << errorOf(text);
+  text = kGood;
+  text.replace(text.find("defaults:\n"), 10, "defaults:\n  reader: native\n");
+  EXPECT_NE(errorOf(text).find("cameras[1].transport: the native reader"), std::string::npos)
+      << errorOf(text);
+  text = kGood;
+  text.replace(text.find("defaults:\n"), 10, "defaults:\n  reader: ffmpeg\n");
+  EXPECT_NE(errorOf(text).find("defaults.reader: expected rtspsrc or native, got 'ffmpeg'"),
+            std::string::npos)
+      << errorOf(text);
+}
+
 TEST_F(ConfigTest, UnknownKeyNamesFileLineAndKey) {
   std::string text = kGood;
   text.replace(text.find("    transport: udp"), 18, "    transprot: udp");

@@ -63,6 +63,11 @@ std::string describe(const CliRun& r) {
 class OnvifCliTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
+    // Afresh on every run of the suite (--gtest_repeat runs it again in this process).
+    deviceUrls_.clear();
+    ptz_.clear();
+    mainUrl_.clear();
+    discoveryPort_.clear();
     sim_ = new ChildProcess();
     // Same scene and loop as sim_cli_test, sharing its encoded-stream cache; cam01 is PTZ
     // (encoded live, only while an RTSP client watches it).

@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <functional>
@@ -16,6 +17,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+extern char** environ;
 
 namespace sharpeyes::testing {
 
@@ -45,27 +48,46 @@ class ChildProcess {
   ChildProcess& operator=(const ChildProcess&) = delete;
   ~ChildProcess() { kill(SIGKILL); }
 
-  // stdout and stderr go to `logPrefix`.out / .err.
+  // stdout and stderr go to `logPrefix`.out / .err. `env` entries ("NAME=value") are added to
+  // this process's environment, replacing an inherited NAME.
   bool start(const std::string& binary, const std::vector<std::string>& args,
              const std::string& logPrefix, const std::vector<std::string>& env = {}) {
     outPath_ = logPrefix + ".out";
     errPath_ = logPrefix + ".err";
-    pid_ = ::fork();
-    if (pid_ < 0) return false;
+    // Everything the child needs is made before fork: the tests' processes run threads (the
+    // simulator's, GStreamer's) that may hold a lock malloc or putenv needs at the moment of the
+    // fork, and the child may only call async-signal-safe functions until it execs.
+    std::vector<char*> argv;
+    argv.push_back(const_cast<char*>(binary.c_str()));
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    std::vector<std::string> environment;
+    for (char** e = environ; *e != nullptr; ++e) {
+      const std::string entry(*e);
+      const auto name = entry.substr(0, entry.find('=') + 1);
+      const bool replaced = std::any_of(env.begin(), env.end(), [&](const std::string& x) {
+        return x.compare(0, name.size(), name) == 0;
+      });
+      if (!replaced) environment.push_back(entry);
+    }
+    environment.insert(environment.end(), env.begin(), env.end());
+    std::vector<char*> envp;
+    for (auto& e : environment) envp.push_back(e.data());
+    envp.push_back(nullptr);
+    // The logs are emptied here, not in the child: a wait for output that starts right after
+    // start() must never read what an earlier process left under the same prefix.
+    const int out = ::open(outPath_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    const int err = ::open(errPath_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    pid_ = out >= 0 && err >= 0 ? ::fork() : -1;
     if (pid_ == 0) {
-      const int out = ::open(outPath_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      const int err = ::open(errPath_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
       ::dup2(out, STDOUT_FILENO);
       ::dup2(err, STDERR_FILENO);
-      for (const auto& e : env) ::putenv(const_cast<char*>(e.c_str()));
-      std::vector<char*> argv;
-      argv.push_back(const_cast<char*>(binary.c_str()));
-      for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-      argv.push_back(nullptr);
-      ::execv(binary.c_str(), argv.data());
+      ::execve(binary.c_str(), argv.data(), envp.data());
       ::_exit(127);
     }
-    return true;
+    if (out >= 0) ::close(out);
+    if (err >= 0) ::close(err);
+    return pid_ > 0;
   }
 
   pid_t pid() const { return pid_; }

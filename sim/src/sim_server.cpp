@@ -3,8 +3,9 @@
 // Threads (all owned here):
 //  - "sim-rtsp": the GMainLoop of the RTSP server (RTSP requests, media preparation, faults).
 //  - "sim-feeder": one timer thread for every cached stream. Each served mount has one shared
-//    media whose pipeline is `appsrc ! h264parse ! rtph264pay`; the feeder pushes the cached
-//    access units into every active appsrc at the frame rate. No encoding, no thread per camera.
+//    media whose pipeline is `appsrc ! rtph264pay` (the cache converted to AVC once, so no parser
+//    runs per frame; see toAvc); the feeder pushes the cached access units into every active
+//    appsrc at the frame rate. No encoding, no thread per camera.
 //  - "sim-live": only when PTZ cameras exist; renders their frames at the current view and feeds
 //    `appsrc ! x264enc ! ...` pipelines.
 //  - the control thread (control_server.h).
@@ -17,6 +18,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <charconv>
 #include <condition_variable>
@@ -29,6 +31,7 @@
 #include <opencv2/imgproc.hpp>
 #include <sstream>
 #include <thread>
+#include <utility>
 
 #include "clock_stamp.h"
 #include "control_server.h"
@@ -83,6 +86,141 @@ std::string defaultCacheDir() {
 
 class SimServerImpl;
 
+// The cached loop in AVC form (4-byte lengths instead of start codes) with its codec_data (an
+// AVCDecoderConfigurationRecord from the first SPS and PPS), built once per cached stream. Given
+// this, rtph264pay needs no parser in front of it and negotiates exactly what it negotiated with
+// h264parse (which converted to AVC, the payloader's preferred input): the same packets and the
+// same SDP, profile-level-id included. Empty codec_data: no SPS/PPS found, serve byte-stream.
+struct AvcStream {
+  std::shared_ptr<const EncodedStream> stream;
+  std::string codecDataHex;
+};
+
+AvcStream toAvc(const std::shared_ptr<const EncodedStream>& annexB) {
+  auto out = std::make_shared<EncodedStream>();
+  out->width = annexB->width;
+  out->height = annexB->height;
+  out->fps = annexB->fps;
+  out->gop = annexB->gop;
+  out->data.reserve(annexB->data.size() + annexB->units.size() * 8);
+  std::vector<uint8_t> sps, pps;
+  for (const auto& au : annexB->units) {
+    const uint8_t* d = annexB->data.data() + au.offset;
+    const size_t n = au.size;
+    detail::AccessUnit unit;
+    unit.offset = out->data.size();
+    unit.keyframe = au.keyframe;
+    // NAL units start after each 00 00 01 (a 4-byte start code's leading zero is trailing_zero).
+    size_t start = std::string::npos;
+    auto emit = [&](size_t begin, size_t end) {
+      while (end > begin && d[end - 1] == 0) --end;  // trailing zero bytes belong to no NAL unit
+      if (end <= begin) return;
+      const auto len = static_cast<uint32_t>(end - begin);
+      const uint8_t type = d[begin] & 0x1f;
+      if (type == 7 && sps.empty()) sps.assign(d + begin, d + end);
+      if (type == 8 && pps.empty()) pps.assign(d + begin, d + end);
+      for (int shift = 24; shift >= 0; shift -= 8) out->data.push_back((len >> shift) & 0xff);
+      out->data.insert(out->data.end(), d + begin, d + end);
+    };
+    for (size_t i = 0; i + 2 < n; ++i) {
+      if (d[i] == 0 && d[i + 1] == 0 && d[i + 2] == 1) {
+        if (start != std::string::npos) emit(start, i);
+        start = i + 3;
+        i += 2;
+      }
+    }
+    if (start == std::string::npos) return {annexB, {}};  // not Annex B after all
+    emit(start, n);
+    unit.size = static_cast<uint32_t>(out->data.size() - unit.offset);
+    out->units.push_back(unit);
+  }
+  if (sps.size() < 4 || pps.empty() || sps.size() > 0xffff || pps.size() > 0xffff) {
+    return {annexB, {}};
+  }
+  std::vector<uint8_t> record = {1, sps[1], sps[2], sps[3], 0xff, 0xe1};
+  record.push_back(static_cast<uint8_t>(sps.size() >> 8));
+  record.push_back(static_cast<uint8_t>(sps.size() & 0xff));
+  record.insert(record.end(), sps.begin(), sps.end());
+  record.push_back(1);
+  record.push_back(static_cast<uint8_t>(pps.size() >> 8));
+  record.push_back(static_cast<uint8_t>(pps.size() & 0xff));
+  record.insert(record.end(), pps.begin(), pps.end());
+  std::string hex;
+  for (uint8_t b : record) {
+    static constexpr char kDigits[] = "0123456789abcdef";
+    hex += kDigits[b >> 4];
+    hex += kDigits[b & 15];
+  }
+  return {std::move(out), std::move(hex)};
+}
+
+// The payloader pushes an access unit as several RTP packets: one buffer per small NAL unit
+// (AUD, SPS, PPS, SEI) and a buffer list for a fragmented slice. gst-rtsp-server hands every
+// buffer or list it receives to its send thread and writes it with one sendmsg, so each push
+// costs two context switches. Holding the packets of an access unit until its last one (the RTP
+// marker bit) and pushing them as one list sends the same packets, in the same order, with one
+// hand-off and one write per frame.
+struct AccessUnitGrouper {
+  GstBufferList* held = nullptr;
+
+  ~AccessUnitGrouper() {
+    if (held) gst_buffer_list_unref(held);
+  }
+  static bool marker(GstBuffer* packet) {
+    guint8 header[2];
+    return gst_buffer_extract(packet, 0, header, 2) == 2 && (header[1] & 0x80) != 0;
+  }
+  GstBufferList* take() { return std::exchange(held, nullptr); }
+
+  static GstPadProbeReturn probe(GstPad* pad, GstPadProbeInfo* info, gpointer data) {
+    auto* self = static_cast<AccessUnitGrouper*>(data);
+    if (info->type & GST_PAD_PROBE_TYPE_EVENT_FLUSH) {
+      if (GST_EVENT_TYPE(GST_PAD_PROBE_INFO_EVENT(info)) == GST_EVENT_FLUSH_STOP) {
+        if (GstBufferList* stale = self->take()) gst_buffer_list_unref(stale);
+      }
+      return GST_PAD_PROBE_OK;
+    }
+    if (info->type & GST_PAD_PROBE_TYPE_BUFFER) {
+      GstBuffer* packet = GST_PAD_PROBE_INFO_BUFFER(info);
+      if (!self->held) self->held = gst_buffer_list_new();
+      gst_buffer_list_add(self->held, gst_buffer_ref(packet));
+      if (!marker(packet)) return GST_PAD_PROBE_DROP;
+      // Re-enters this probe with a list while nothing is held: that passes straight through.
+      GST_PAD_PROBE_INFO_FLOW_RETURN(info) = gst_pad_push_list(pad, self->take());
+      gst_buffer_unref(packet);
+      return GST_PAD_PROBE_HANDLED;
+    }
+    if (info->type & GST_PAD_PROBE_TYPE_BUFFER_LIST) {
+      GstBufferList* list = GST_PAD_PROBE_INFO_BUFFER_LIST(info);
+      const guint n = gst_buffer_list_length(list);
+      const bool last = n > 0 && marker(gst_buffer_list_get(list, n - 1));
+      if (!self->held && last) return GST_PAD_PROBE_OK;
+      // The fragments of a slice after the small NAL units of the same access unit (or a slice
+      // that does not end it): one list.
+      if (!self->held) self->held = gst_buffer_list_new();
+      for (guint i = 0; i < n; ++i) {
+        gst_buffer_list_add(self->held, gst_buffer_ref(gst_buffer_list_get(list, i)));
+      }
+      if (!last) return GST_PAD_PROBE_DROP;
+      gst_buffer_list_unref(list);
+      GST_PAD_PROBE_INFO_DATA(info) = self->take();
+    }
+    return GST_PAD_PROBE_OK;
+  }
+};
+
+void groupAccessUnits(GstElement* pay) {
+  GstPad* pad = gst_element_get_static_pad(pay, "src");
+  if (!pad) return;
+  gst_pad_add_probe(
+      pad,
+      static_cast<GstPadProbeType>(GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST |
+                                   GST_PAD_PROBE_TYPE_EVENT_FLUSH),
+      &AccessUnitGrouper::probe, new AccessUnitGrouper,
+      [](gpointer d) { delete static_cast<AccessUnitGrouper*>(d); });
+  gst_object_unref(pad);
+}
+
 // One mount (camNN/main or camNN/sub).
 struct Mount {
   SimServerImpl* server = nullptr;
@@ -90,7 +228,8 @@ struct Mount {
   int stream = kMain;
   std::string path;
   GstRTSPMediaFactory* factory = nullptr;        // our own ref, so a refused mount can come back
-  std::shared_ptr<const EncodedStream> encoded;  // null: live (PTZ)
+  std::shared_ptr<const EncodedStream> encoded;  // null: live (PTZ); AVC unless codecData empty
+  std::string codecData;                         // hex AVCDecoderConfigurationRecord
   StreamProfile profile;
 };
 
@@ -358,6 +497,12 @@ core::Result<void> SimServerImpl::prepareStreams() {
                stats_.streamsEncoded, stats_.streamsFromCache, dir,
                std::chrono::duration<double>(Clock::now() - t0).count());
 
+  std::vector<std::array<AvcStream, 2>> avc(encoded.size());
+  for (size_t s = 0; s < encoded.size(); ++s) {
+    for (int p = 0; p < 2; ++p) {
+      if (encoded[s][p]) avc[s][p] = toAvc(encoded[s][p]);
+    }
+  }
   for (int c = 0; c < cameraCount(); ++c) {
     for (int p = 0; p < 2; ++p) {
       auto m = std::make_unique<Mount>();
@@ -366,7 +511,11 @@ core::Result<void> SimServerImpl::prepareStreams() {
       m->stream = p;
       m->path = "/" + cameras_[c]->name + "/" + kStreamNames[p];
       m->profile = profiles[p];
-      if (!cameras_[c]->ptz) m->encoded = encoded[opt_.mediaFile ? 0 : cameras_[c]->scene][p];
+      if (!cameras_[c]->ptz) {
+        const auto& served = avc[opt_.mediaFile ? 0 : cameras_[c]->scene][p];
+        m->encoded = served.stream;
+        m->codecData = served.codecDataHex;
+      }
       mounts_.push_back(std::move(m));
     }
     if (cameras_[c]->ptz && !liveRenderers_.count(cameras_[c]->scene)) {
@@ -384,10 +533,13 @@ std::string SimServerImpl::launchFor(const Mount& m) const {
       " leaky-type=upstream max-bytes=" +
       std::to_string(std::max(4 << 20, p.bitrateKbps * 1000));
   if (m.encoded) {
-    return "( " + common + " caps=video/x-h264,stream-format=byte-stream,alignment=au,width=" +
-           std::to_string(m.encoded->width) + ",height=" + std::to_string(m.encoded->height) +
-           ",framerate=" + std::to_string(m.encoded->fps) +
-           "/1 ! h264parse ! rtph264pay name=pay0 pt=96 config-interval=-1 )";
+    const std::string format =
+        m.codecData.empty() ? "byte-stream" : "avc,codec_data=(buffer)" + m.codecData;
+    return "( " + common + " caps=video/x-h264,stream-format=" + format +
+           ",alignment=au,width=" + std::to_string(m.encoded->width) +
+           ",height=" + std::to_string(m.encoded->height) +
+           ",framerate=" + std::to_string(m.encoded->fps) + "/1" +
+           " ! rtph264pay name=pay0 pt=96 config-interval=-1 )";
   }
   return "( " + common + " caps=video/x-raw,format=I420,width=" + std::to_string(p.width) +
          ",height=" + std::to_string(p.height) + ",framerate=" + std::to_string(p.fps) +
@@ -449,6 +601,10 @@ void SimServerImpl::onMediaConfigure(GstRTSPMediaFactory*, GstRTSPMedia* media, 
   auto* self = m->server;
   GstElement* bin = gst_rtsp_media_get_element(media);
   GstElement* src = gst_bin_get_by_name(GST_BIN(bin), "src");
+  if (GstElement* pay = gst_bin_get_by_name(GST_BIN(bin), "pay0")) {
+    groupAccessUnits(pay);
+    gst_object_unref(pay);
+  }
   gst_object_unref(bin);
   if (!src) return;
   auto feed = std::make_shared<Feed>();

@@ -485,5 +485,126 @@ TEST(SimServer, ServesAMediaFileLooped) {
   EXPECT_EQ(r.error().code, core::ErrorCode::kNotFound);
 }
 
+// The bytes on the wire, read with a plain socket (RTSP over TCP, interleaved): what a camera
+// sends. The SDP names the profile and carries SPS/PPS; every RTP packet fits the 1400-byte MTU;
+// an access unit is AUD, (SPS, PPS, SEI before an IDR,) slice
+// fragments, with the marker bit on its last packet only and one timestamp, 3600 ticks (40 ms)
+// or a multiple after the previous one's. Not asserted: gap-free sequence numbers (gst-rtsp-server
+// 1.22 was seen to lose one packet of a large IDR over TCP, before and after the serving changes).
+TEST(SimServer, TcpWireLooksLikeACameras) {
+  auto sim = startOrDie(baseOptions(1));
+  ASSERT_TRUE(sim);
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(sim->rtspPort());
+  ::inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  timeval tv{20, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  std::string in;
+  auto fill = [&](size_t want) {
+    char buf[65536];
+    while (in.size() < want) {
+      const ssize_t got = ::recv(fd, buf, sizeof buf, 0);
+      if (got <= 0) return false;
+      in.append(buf, static_cast<size_t>(got));
+    }
+    return true;
+  };
+  // One request, its reply's headers and body.
+  auto request = [&](const std::string& text, std::string& body) {
+    [[maybe_unused]] auto n = ::send(fd, text.data(), text.size(), 0);
+    size_t end;
+    while ((end = in.find("\r\n\r\n")) == std::string::npos) {
+      if (!fill(in.size() + 1)) return std::string();
+    }
+    std::string head = in.substr(0, end + 2);
+    in.erase(0, end + 4);
+    body.clear();
+    if (const size_t cl = head.find("Content-Length: "); cl != std::string::npos) {
+      const size_t len = std::stoul(head.substr(cl + 16));
+      if (!fill(len)) return std::string();
+      body = in.substr(0, len);
+      in.erase(0, len);
+    }
+    return head;
+  };
+  const std::string url = sim->mainUrl(0);
+  std::string sdp, body;
+  ASSERT_NE(request("DESCRIBE " + url + " RTSP/1.0\r\nCSeq: 1\r\n\r\n", sdp).find("RTSP/1.0 200"),
+            std::string::npos);
+  EXPECT_NE(sdp.find("a=rtpmap:96 H264/90000"), std::string::npos) << sdp;
+  EXPECT_NE(sdp.find("packetization-mode=1"), std::string::npos) << sdp;
+  EXPECT_NE(sdp.find("sprop-parameter-sets="), std::string::npos) << sdp;
+  EXPECT_NE(sdp.find("profile-level-id="), std::string::npos) << sdp;
+  const std::string setup = request("SETUP " + url +
+                                        "/stream=0 RTSP/1.0\r\nCSeq: 2\r\n"
+                                        "Transport: RTP/AVP/TCP;unicast;interleaved=0-1\r\n\r\n",
+                                    body);
+  const size_t s = setup.find("Session: ");
+  ASSERT_NE(s, std::string::npos) << setup;
+  const std::string session = setup.substr(s + 9, setup.find_first_of(";\r", s) - s - 9);
+  ASSERT_NE(
+      request("PLAY " + url + " RTSP/1.0\r\nCSeq: 3\r\nSession: " + session + "\r\n\r\n", body)
+          .find("RTSP/1.0 200"),
+      std::string::npos);
+
+  struct Packet {
+    bool marker;
+    uint32_t ts;
+    int nal;  // NAL type, or the fragmented one's (FU-A)
+    size_t size;
+  };
+  std::vector<Packet> packets;
+  while (packets.size() < 2000) {
+    ASSERT_TRUE(fill(4)) << "after " << packets.size() << " packets";
+    ASSERT_EQ(in[0], '$') << "interleaved data only after PLAY";
+    const auto* h = reinterpret_cast<const uint8_t*>(in.data());
+    const size_t len = (size_t{h[2]} << 8) | h[3];
+    ASSERT_TRUE(fill(4 + len));
+    const auto* p = reinterpret_cast<const uint8_t*>(in.data()) + 4;
+    if (h[1] == 0) {
+      ASSERT_GE(len, 14u);
+      const int type = p[12] & 0x1f;
+      packets.push_back(
+          {(p[1] & 0x80) != 0,
+           (uint32_t{p[4]} << 24) | (uint32_t{p[5]} << 16) | (uint32_t{p[6]} << 8) | p[7],
+           type == 28 ? (p[13] & 0x1f) : type, len});
+      EXPECT_EQ(p[1] & 0x7f, 96);
+    }
+    in.erase(0, 4 + len);
+  }
+  ::close(fd);
+  int frames = 0, keyframes = 0;
+  for (size_t i = 0; i < packets.size(); ++i) {
+    EXPECT_LE(packets[i].size, 1400u);
+    const bool first = i == 0 || packets[i - 1].marker;
+    if (first) {
+      EXPECT_EQ(packets[i].nal, 9) << "an access unit starts with its AUD (packet " << i << ")";
+      // A multiple of 40 ms: an overloaded simulator skips frames rather than bursting them.
+      if (i > 0) {
+        const uint32_t step = packets[i].ts - packets[i - 1].ts;
+        EXPECT_TRUE(step > 0 && step % 3600 == 0) << "packet " << i << " step " << step;
+      }
+    } else {
+      EXPECT_EQ(packets[i].ts, packets[i - 1].ts) << "one timestamp per access unit";
+    }
+    if (packets[i].nal == 5 && (i == 0 || packets[i - 1].nal != 5)) {
+      ++keyframes;
+      bool sps = false, pps = false;
+      for (size_t k = i; k-- > 0 && !packets[k].marker;) {
+        sps = sps || packets[k].nal == 7;
+        pps = pps || packets[k].nal == 8;
+      }
+      EXPECT_TRUE(sps && pps) << "SPS and PPS before the IDR at packet " << i;
+    }
+    if (packets[i].marker) ++frames;
+  }
+  EXPECT_EQ(packets.front().nal, 9);
+  EXPECT_GE(keyframes, 1);
+  EXPECT_GE(frames, 20);
+}
+
 }  // namespace
 }  // namespace sharpeyes::sim

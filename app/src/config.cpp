@@ -111,7 +111,7 @@ void readFeed(const YamlMap& m, ingest::AnalyticsFeedOptions& f) {
 
 void readStorage(const YamlMap& m, StorageSettings& s) {
   m.allowOnly({"retention", "quota_gb", "high_watermark", "low_watermark", "sweep_interval",
-               "event_clips", "event_clip_min_severity", "signing_key"});
+               "event_clips", "event_clip_min_severity", "signing_key", "database"});
   s.retention = m.getDuration("retention", s.retention);
   if (s.retention < 0s) m.fail("retention", "must not be negative");
   s.quotaBytes = static_cast<uint64_t>(m.getDouble("quota_gb", 0, 0, 1e6) * (1ull << 30));
@@ -124,6 +124,12 @@ void readStorage(const YamlMap& m, StorageSettings& s) {
   s.minClipSeverity = static_cast<int>(m.getInt("event_clip_min_severity", s.minClipSeverity,
                                                 core::kMinSeverity, core::kMaxSeverity));
   s.signingKey = m.getString("signing_key", s.signingKey);
+  s.database = m.getString("database", s.database);
+  if (!s.database.empty() && !s.database.starts_with("postgresql://") &&
+      !s.database.starts_with("postgres://") && s.database.find('=') == std::string::npos &&
+      !s.database.starts_with("sqlite:")) {
+    m.fail("database", "expected a postgresql:// URL, a libpq conninfo or sqlite:PATH");
+  }
 }
 
 void readApi(const YamlMap& m, ApiSettings& a) {

@@ -56,6 +56,9 @@ struct StorageSettings {
   bool eventClips = true;   // cut a clip for each finished event (pre/post-roll from analytics)
   int minClipSeverity = 1;  // ... of at least this severity
   std::string signingKey;   // Ed25519 PEM for evidence; "" = <data_dir>/keys/evidence.pem
+  // The index: "" = SQLite at <data_dir>/index.db; or a PostgreSQL URL / libpq conninfo (a
+  // password belongs in ~/.pgpass or PGPASSWORD, not here).
+  std::string database;
 };
 
 // `api:` — the HTTP API and the operators' page.
@@ -84,7 +87,9 @@ struct GatewayConfig {
   YAML::Node analyticsDefaults;
 
   std::string recordingDir() const { return dataDir + "/recordings"; }
-  std::string indexPath() const { return dataDir + "/index.db"; }
+  std::string indexPath() const {
+    return storage.database.empty() ? dataDir + "/index.db" : storage.database;
+  }
   std::string clipDir() const { return dataDir + "/clips"; }
   std::string usersPath() const {
     return api.usersFile.empty() ? dataDir + "/users.json" : api.usersFile;

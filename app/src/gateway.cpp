@@ -173,6 +173,7 @@ core::Result<void> Gateway::start() {
   if (auto r = loadCameras(); !r) return r;
   if (auto r = openStores(); !r) return r;
   rememberCameras(*cameraList());
+  warmEventCache();
   if (auto r = ensureSigningKey(); !r) return r;
 
   storage::RecorderOptions ro;
@@ -681,6 +682,8 @@ void Gateway::stop() {
   }
   if (http_) http_->stop();
   if (publisher_) publisher_->stop();
+  // Bounded by the relations' size (~20 s for 7 GB); it holds a connection of its own only.
+  if (cacheWarmer_.joinable()) cacheWarmer_.join();
 }
 
 uint16_t Gateway::httpPort() const {
@@ -977,6 +980,30 @@ void Gateway::rememberCameras(const CameraList& cameras) {
     spdlog::warn("cameras: names and divisions not recorded in the index: {}",
                  r.error().describe());
   }
+}
+
+// After a restart PostgreSQL's first event queries of each kind wait for random reads; reading the
+// event relations sequentially first takes ~20 s for 7 GB (docs/storage.md). On a connection of
+// its own, so the index's connection serves requests meanwhile. Needs the pg_prewarm extension.
+void Gateway::warmEventCache() {
+  if (db_->backend() != "postgresql") return;
+  cacheWarmer_ = std::thread([url = config_.indexPath()] {
+    const auto started = std::chrono::steady_clock::now();
+    auto db = storage::Database::open(url);
+    if (!db) {
+      spdlog::warn("storage: event cache not warmed: {}", db.error().describe());
+      return;
+    }
+    auto blocks = (*db)->readEventsIntoCache();
+    if (!blocks) {
+      spdlog::info("storage: event cache not warmed: {}", blocks.error().message);
+      return;
+    }
+    const double secs =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    spdlog::info("storage: read the event relations into the cache ({} blocks) in {:.1f} s",
+                 *blocks, secs);
+  });
 }
 
 // manageMu_ held (yaml-cpp nodes are not safe to read from two threads at once).

@@ -146,6 +146,7 @@ class Gateway : private ingest::Listener {
   core::Result<void> saveApiCameras(const CameraList& cameras);
   void publishCameras(CameraList cameras);
   void rememberCameras(const CameraList& cameras);
+  void warmEventCache();
   storage::RetentionOptions retentionOptions(const CameraList& cameras);
   void rebuildRetention();
   void resolveOnvif(const std::string& cameraId, bool restart);
@@ -189,6 +190,7 @@ class Gateway : private ingest::Listener {
   std::unique_ptr<api::ApiService> service_;
   std::unique_ptr<api::HttpServer> http_;
   JobThread jobs_;
+  std::thread cacheWarmer_;  // PostgreSQL: reads the event relations into the cache at start
 
   mutable std::mutex camerasMu_;               // guards the pointer, not the list it points to
   std::shared_ptr<const CameraList> cameras_;  // never modified; replaced on a change

@@ -47,4 +47,26 @@ core::Result<std::string> Database::integrityCheck() {
   return db_->integrityCheck();
 }
 
+core::Result<int64_t> Database::readEventsIntoCache() {
+  if (db_->dialect() != detail::Dialect::kPostgres) {
+    return core::makeError(core::ErrorCode::kUnsupported, "SQLite: no server cache to warm");
+  }
+  auto ext = db_->query("SELECT 1 FROM pg_extension WHERE extname = 'pg_prewarm'", {});
+  if (!ext) return ext.error();
+  if (ext->empty()) {
+    return core::makeError(
+        core::ErrorCode::kUnsupported,
+        "the pg_prewarm extension is not installed (CREATE EXTENSION pg_prewarm)");
+  }
+  // 'read' goes through the OS cache, which holds far more than shared_buffers; the table first,
+  // then every index on it.
+  auto rows = db_->query(
+      "SELECT COALESCE(SUM(pg_prewarm(c.oid::regclass, 'read')), 0) FROM pg_class c "
+      "WHERE c.oid = 'events'::regclass OR c.oid IN (SELECT indexrelid FROM pg_index "
+      "WHERE indrelid = 'events'::regclass)",
+      {});
+  if (!rows) return rows.error();
+  return rows->empty() ? int64_t{0} : (*rows)[0].i64(0);
+}
+
 }  // namespace sharpeyes::storage

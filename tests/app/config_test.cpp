@@ -187,6 +187,11 @@ api: {users: /etc/sharpeyes/users.json, threads: 8}
   EXPECT_EQ(cfg.cameras[1].retention, std::chrono::hours(24 * 90));
   EXPECT_EQ(cfg.cameras[0].retention.count(), 0);
   EXPECT_FALSE(cfg.busConfig.has_value());
+  EXPECT_EQ(cfg.indexPath(), cfg.dataDir + "/index.db");  // SQLite by default
+  const auto pg = parseGatewayConfig(
+      std::string(kGood) + "storage: {database: \"postgresql://gw@db.county/sharpeyes\"}\n",
+      "t.yaml");
+  EXPECT_EQ(pg.indexPath(), "postgresql://gw@db.county/sharpeyes");
 
   const auto bad = [&](const std::string& section) {
     return errorOf(std::string(kGood) + section);
@@ -194,6 +199,8 @@ api: {users: /etc/sharpeyes/users.json, threads: 8}
   EXPECT_NE(bad("storage: {low_watermark: 0.95}\n").find("storage.low_watermark: must be below"),
             std::string::npos);
   EXPECT_NE(bad("storage: {sweep_interval: 10ms}\n").find("storage.sweep_interval"),
+            std::string::npos);
+  EXPECT_NE(bad("storage: {database: mysql://x/y}\n").find("storage.database: expected a"),
             std::string::npos);
   EXPECT_NE(bad("api: {tls_cert: a.pem}\n").find("api.tls_key: tls_cert and tls_key go together"),
             std::string::npos);

@@ -102,6 +102,40 @@ TEST_P(EventStoreTest, RoundTripAndPhaseMerge) {
   EXPECT_EQ(page->events.size(), 1u);
 }
 
+// After a restart PostgreSQL's first queries wait for random reads; readEventsIntoCache reads the
+// event relations (table and every index) through the server's cache with pg_prewarm.
+TEST_P(EventStoreTest, ReadsTheEventRelationsIntoTheCache) {
+  auto db = testing::openBackend(GetParam(), dir_);
+  ASSERT_TRUE(db) << db.error().describe();
+  auto store = EventStore::open(*db);
+  ASSERT_TRUE(store);
+  std::vector<core::Event> events;
+  events.reserve(2000);
+  for (int i = 0; i < 2000; ++i) events.push_back(makeEvent(i));
+  ASSERT_TRUE((*store)->storeMany(events));
+
+  auto warmed = (*db)->readEventsIntoCache();
+  ASSERT_FALSE(warmed);
+  EXPECT_EQ(warmed.error().code, core::ErrorCode::kUnsupported);
+  if (GetParam() == "sqlite") return;  // no server cache
+  EXPECT_NE(warmed.error().message.find("CREATE EXTENSION pg_prewarm"), std::string::npos)
+      << warmed.error().message;
+
+  auto& raw = (*db)->db();
+  ASSERT_TRUE(raw.execScript("CREATE EXTENSION pg_prewarm"));
+  warmed = (*db)->readEventsIntoCache();
+  ASSERT_TRUE(warmed) << warmed.error().describe();
+  // Every block of the table and of each of its indexes, once.
+  auto blocks = raw.query(
+      "SELECT SUM(pg_relation_size(c.oid) / current_setting('block_size')::bigint) FROM pg_class c "
+      "WHERE c.oid = 'events'::regclass OR c.oid IN (SELECT indexrelid FROM pg_index WHERE "
+      "indrelid = 'events'::regclass)",
+      {});
+  ASSERT_TRUE(blocks && !blocks->empty());
+  EXPECT_GT(*warmed, 0);
+  EXPECT_EQ(*warmed, (*blocks)[0].i64(0));
+}
+
 TEST_P(EventStoreTest, RejectsBadEvents) {
   core::Event e = makeEvent(1);
   e.severity = 5;

@@ -20,6 +20,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -133,6 +134,15 @@ PhaseResult measure(const Args& a, pid_t sim, const std::vector<std::unique_ptr<
   return r;
 }
 
+// The simulator's path name for camera `i` (0-based) of `cameras`: zero-padded to at least two
+// digits and to the width of the count (cam01..cam99, cam001..cam200), as sim::SimServer names
+// them.
+std::string camName(int i, int cameras) {
+  const std::string num = std::to_string(i + 1);
+  const size_t digits = std::max<size_t>(2, std::to_string(cameras).size());
+  return "cam" + std::string(digits - std::min(digits, num.size()), '0') + num;
+}
+
 PhaseResult runNative(const Args& a, pid_t sim, int port) {
   std::vector<std::unique_ptr<Counters>> counters;
   std::vector<std::unique_ptr<ingest::RtspTcpClient>> clients;
@@ -141,12 +151,11 @@ PhaseResult runNative(const Args& a, pid_t sim, int port) {
   for (int i = 0; i < a.cameras; ++i) {
     counters.push_back(std::make_unique<Counters>());
     ingest::RtspTcpOptions o;
-    char url[96];
-    std::snprintf(url, sizeof url, "rtsp://127.0.0.1:%d/cam%02d/main", port, i + 1);
-    o.url = url;
+    o.url = "rtsp://127.0.0.1:" + std::to_string(port) + "/" + camName(i, a.cameras) + "/main";
     o.lowatLatency = std::chrono::milliseconds(a.lowatMs);
     clients.push_back(std::make_unique<ingest::RtspTcpClient>(o));
   }
+  threads.reserve(static_cast<size_t>(a.cameras));
   for (int i = 0; i < a.cameras; ++i) {
     threads.emplace_back([&, i] {
       Counters& k = *counters[i];
@@ -156,7 +165,8 @@ PhaseResult runNative(const Args& a, pid_t sim, int port) {
       });
       if (!r.ok()) {
         failed.fetch_add(1);
-        std::fprintf(stderr, "native cam%02d: %s\n", i + 1, r.error().describe().c_str());
+        std::fprintf(stderr, "native %s: %s\n", camName(i, a.cameras).c_str(),
+                     r.error().describe().c_str());
       }
     });
   }
@@ -185,13 +195,12 @@ PhaseResult runRtspsrc(const Args& a, pid_t sim, int port) {
   std::vector<GstElement*> pipelines;
   for (int i = 0; i < a.cameras; ++i) {
     counters.push_back(std::make_unique<Counters>());
-    char desc[256];
-    std::snprintf(desc, sizeof desc,
-                  "rtspsrc location=rtsp://127.0.0.1:%d/cam%02d/main protocols=tcp ! "
-                  "rtph264depay ! h264parse name=parse ! fakesink sync=false",
-                  port, i + 1);
+    const std::string desc = "rtspsrc location=rtsp://127.0.0.1:" + std::to_string(port) + "/" +
+                             camName(i, a.cameras) +
+                             "/main protocols=tcp ! rtph264depay ! h264parse name=parse ! "
+                             "fakesink sync=false";
     GError* err = nullptr;
-    GstElement* p = gst_parse_launch(desc, &err);
+    GstElement* p = gst_parse_launch(desc.c_str(), &err);
     if (p == nullptr) {
       std::fprintf(stderr, "gst_parse_launch: %s\n", err ? err->message : "?");
       std::exit(1);

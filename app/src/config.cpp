@@ -184,6 +184,13 @@ CameraEntry readCamera(const YamlMap& cam, const Defaults& d, const GatewayConfi
   }
   std::string user, password;
   if (auto creds = cam.optionalMap("credentials")) readCredentials(*creds, user, password);
+  // What the main and sub URLs share: how they are pulled and with which login.
+  const auto pullAs = [&](ingest::StreamSource& s) {
+    s.username = user;
+    s.password = password;
+    s.jitterBufferOverTcp = tcpJitterBuffer;
+    s.reader = reader;
+  };
 
   if (cam.has("onvif")) {
     if (cam.has("main")) cam.fail("main", "give either main/sub URLs or onvif, not both");
@@ -204,16 +211,10 @@ CameraEntry readCamera(const YamlMap& cam, const Defaults& d, const GatewayConfi
   } else {
     if (!cam.has("main")) cam.fail("main", "required key is missing (or give onvif)");
     c.main = readStream(cam, "main", transport);
-    c.main.username = user;
-    c.main.password = password;
-    c.main.jitterBufferOverTcp = tcpJitterBuffer;
-    c.main.reader = reader;
+    pullAs(c.main);
     if (cam.has("sub")) {
       auto sub = readStream(cam, "sub", transport);
-      sub.username = user;
-      sub.password = password;
-      sub.jitterBufferOverTcp = tcpJitterBuffer;
-      sub.reader = reader;
+      pullAs(sub);
       c.sub = sub;
     }
   }

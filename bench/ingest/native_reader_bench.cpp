@@ -134,15 +134,6 @@ PhaseResult measure(const Args& a, pid_t sim, const std::vector<std::unique_ptr<
   return r;
 }
 
-// The simulator's path name for camera `i` (0-based) of `cameras`: zero-padded to at least two
-// digits and to the width of the count (cam01..cam99, cam001..cam200), as sim::SimServer names
-// them.
-std::string camName(int i, int cameras) {
-  const std::string num = std::to_string(i + 1);
-  const size_t digits = std::max<size_t>(2, std::to_string(cameras).size());
-  return "cam" + std::string(digits - std::min(digits, num.size()), '0') + num;
-}
-
 PhaseResult runNative(const Args& a, pid_t sim, int port) {
   std::vector<std::unique_ptr<Counters>> counters;
   std::vector<std::unique_ptr<ingest::RtspTcpClient>> clients;
@@ -151,7 +142,8 @@ PhaseResult runNative(const Args& a, pid_t sim, int port) {
   for (int i = 0; i < a.cameras; ++i) {
     counters.push_back(std::make_unique<Counters>());
     ingest::RtspTcpOptions o;
-    o.url = "rtsp://127.0.0.1:" + std::to_string(port) + "/" + camName(i, a.cameras) + "/main";
+    o.url = "rtsp://127.0.0.1:" + std::to_string(port) + "/" + sim::simCameraName(i, a.cameras) +
+            "/main";
     o.lowatLatency = std::chrono::milliseconds(a.lowatMs);
     clients.push_back(std::make_unique<ingest::RtspTcpClient>(o));
   }
@@ -165,7 +157,7 @@ PhaseResult runNative(const Args& a, pid_t sim, int port) {
       });
       if (!r.ok()) {
         failed.fetch_add(1);
-        std::fprintf(stderr, "native %s: %s\n", camName(i, a.cameras).c_str(),
+        std::fprintf(stderr, "native %s: %s\n", sim::simCameraName(i, a.cameras).c_str(),
                      r.error().describe().c_str());
       }
     });
@@ -196,7 +188,7 @@ PhaseResult runRtspsrc(const Args& a, pid_t sim, int port) {
   for (int i = 0; i < a.cameras; ++i) {
     counters.push_back(std::make_unique<Counters>());
     const std::string desc = "rtspsrc location=rtsp://127.0.0.1:" + std::to_string(port) + "/" +
-                             camName(i, a.cameras) +
+                             sim::simCameraName(i, a.cameras) +
                              "/main protocols=tcp ! rtph264depay ! h264parse name=parse ! "
                              "fakesink sync=false";
     GError* err = nullptr;

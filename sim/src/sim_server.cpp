@@ -51,6 +51,12 @@ std::string_view toString(Fault fault) {
   return "unknown";
 }
 
+std::string simCameraName(int index, int cameras) {
+  const std::string num = std::to_string(index + 1);
+  const size_t digits = std::max<size_t>(2, std::to_string(cameras).size());
+  return "cam" + std::string(digits - std::min(digits, num.size()), '0') + num;
+}
+
 core::Result<Fault> parseFault(std::string_view text) {
   for (Fault f : {Fault::kClear, Fault::kStopSending, Fault::kDropConnections, Fault::kRefuse,
                   Fault::kRestart}) {
@@ -391,11 +397,9 @@ core::Result<void> SimServerImpl::init() {
         opt_.distinctScenes > 0 ? std::min(opt_.distinctScenes, opt_.cameras) : opt_.cameras;
     for (int i = 0; i < k; ++i) scenes_.push_back(defaultScene(opt_.seed + i, opt_.loopSeconds));
   }
-  const int digits = std::max<int>(2, static_cast<int>(std::to_string(opt_.cameras).size()));
   for (int i = 0; i < opt_.cameras; ++i) {
     auto cam = std::make_unique<CameraState>();
-    std::string num = std::to_string(i + 1);
-    cam->name = "cam" + std::string(digits - num.size(), '0') + num;
+    cam->name = simCameraName(i, opt_.cameras);
     cam->scene = i % static_cast<int>(scenes_.size());
     cam->ptz =
         std::find(opt_.ptzCameras.begin(), opt_.ptzCameras.end(), i) != opt_.ptzCameras.end();

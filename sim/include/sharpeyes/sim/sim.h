@@ -81,6 +81,10 @@ enum class Fault {
 std::string_view toString(Fault fault);
 core::Result<Fault> parseFault(std::string_view text);
 
+// The path name of camera `index` (0-based) of `cameras`: "cam" and the number zero-padded to at
+// least two digits and to the width of the count (cam01..cam99; cam001..cam200).
+std::string simCameraName(int index, int cameras);
+
 class SimServer {
  public:
   virtual ~SimServer() = default;

@@ -668,6 +668,9 @@ core::Result<void> Gateway::ptz(const core::CameraId& id, const api::PtzCommand&
 
 void Gateway::stop() {
   if (stopped_.exchange(true)) return;
+  // The cache warm-up is of no use to a gateway that stops: cancel its reads on the server now,
+  // so that they end while the rest shuts down (they took ~20 s for 7 GB).
+  cacheWarmer_.request_stop();
   // A camera change in progress finishes first; later ones see stopped_ and do nothing.
   { std::lock_guard barrier(manageMu_); }
   // Analytics first, so that every open event gets its end before the cameras go away.
@@ -682,7 +685,7 @@ void Gateway::stop() {
   }
   if (http_) http_->stop();
   if (publisher_) publisher_->stop();
-  // Bounded by the relations' size (~20 s for 7 GB); it holds a connection of its own only.
+  // Cancelled above: it returns within about a second of the request (storage::Database).
   if (cacheWarmer_.joinable()) cacheWarmer_.join();
 }
 
@@ -987,22 +990,28 @@ void Gateway::rememberCameras(const CameraList& cameras) {
 // its own, so the index's connection serves requests meanwhile. Needs the pg_prewarm extension.
 void Gateway::warmEventCache() {
   if (db_->backend() != "postgresql") return;
-  cacheWarmer_ = std::thread([url = config_.indexPath()] {
+  cacheWarmer_ = std::jthread([url = config_.indexPath()](const std::stop_token& stop) {
     const auto started = std::chrono::steady_clock::now();
+    const auto seconds = [&started] {
+      return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    };
     auto db = storage::Database::open(url);
     if (!db) {
       spdlog::warn("storage: event cache not warmed: {}", db.error().describe());
       return;
     }
-    auto blocks = (*db)->readEventsIntoCache();
+    auto blocks = (*db)->readEventsIntoCache(stop);
+    if (!blocks && blocks.error().code == core::ErrorCode::kCancelled) {
+      spdlog::info("storage: event cache warm-up cancelled after {:.1f} s (gateway stopping)",
+                   seconds());
+      return;
+    }
     if (!blocks) {
       spdlog::info("storage: event cache not warmed: {}", blocks.error().message);
       return;
     }
-    const double secs =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     spdlog::info("storage: read the event relations into the cache ({} blocks) in {:.1f} s",
-                 *blocks, secs);
+                 *blocks, seconds());
   });
 }
 

@@ -25,6 +25,7 @@
 #include <mutex>
 #include <optional>
 #include <queue>
+#include <stop_token>
 #include <string>
 #include <thread>
 #include <vector>
@@ -190,7 +191,8 @@ class Gateway : private ingest::Listener {
   std::unique_ptr<api::ApiService> service_;
   std::unique_ptr<api::HttpServer> http_;
   JobThread jobs_;
-  std::thread cacheWarmer_;  // PostgreSQL: reads the event relations into the cache at start
+  // PostgreSQL: reads the event relations into the cache at start; stop() cancels it.
+  std::jthread cacheWarmer_;
 
   mutable std::mutex camerasMu_;               // guards the pointer, not the list it points to
   std::shared_ptr<const CameraList> cameras_;  // never modified; replaced on a change

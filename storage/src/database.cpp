@@ -47,9 +47,12 @@ core::Result<std::string> Database::integrityCheck() {
   return db_->integrityCheck();
 }
 
-core::Result<int64_t> Database::readEventsIntoCache() {
+core::Result<int64_t> Database::readEventsIntoCache(const std::stop_token& stop) {
   if (db_->dialect() != detail::Dialect::kPostgres) {
     return core::makeError(core::ErrorCode::kUnsupported, "SQLite: no server cache to warm");
+  }
+  if (stop.stop_requested()) {
+    return core::makeError(core::ErrorCode::kCancelled, "cache warm-up cancelled before it began");
   }
   auto ext = db_->query("SELECT 1 FROM pg_extension WHERE extname = 'pg_prewarm'", {});
   if (!ext) return ext.error();
@@ -59,12 +62,12 @@ core::Result<int64_t> Database::readEventsIntoCache() {
         "the pg_prewarm extension is not installed (CREATE EXTENSION pg_prewarm)");
   }
   // 'read' goes through the OS cache, which holds far more than shared_buffers; the table first,
-  // then every index on it.
-  auto rows = db_->query(
+  // then every index on it. pg_prewarm checks for a cancel at every block.
+  auto rows = db_->queryCancellable(
       "SELECT COALESCE(SUM(pg_prewarm(c.oid::regclass, 'read')), 0) FROM pg_class c "
       "WHERE c.oid = 'events'::regclass OR c.oid IN (SELECT indexrelid FROM pg_index "
       "WHERE indrelid = 'events'::regclass)",
-      {});
+      stop);
   if (!rows) return rows.error();
   return rows->empty() ? int64_t{0} : (*rows)[0].i64(0);
 }

@@ -11,6 +11,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <stop_token>
 #include <string>
 #include <variant>
 #include <vector>
@@ -98,6 +99,11 @@ class Db {
   // Returns the number of rows changed.
   virtual core::Result<int64_t> execute(const std::string& sql,
                                         const std::vector<Value>& params = {}) = 0;
+  // query() without parameters that a request_stop() on `stop` from another thread ends early
+  // with kCancelled. This base form only checks `stop` before it starts (SQLite has no long
+  // statement that needs it); PostgreSQL cancels the running statement on the server.
+  virtual core::Result<std::vector<Row>> queryCancellable(const std::string& sql,
+                                                          const std::stop_token& stop);
   // "ok" or the first problem found.
   virtual core::Result<std::string> integrityCheck() = 0;
   virtual std::string describe() const = 0;  // for logs; never holds a password

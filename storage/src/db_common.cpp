@@ -33,6 +33,12 @@ std::string Row::str(size_t i) const {
   return {};
 }
 
+core::Result<std::vector<Row>> Db::queryCancellable(const std::string& sql,
+                                                    const std::stop_token& stop) {
+  if (stop.stop_requested()) return core::makeError(core::ErrorCode::kCancelled, "cancelled");
+  return query(sql, {});
+}
+
 core::Result<std::unique_ptr<Tx>> Tx::begin(Db& db) {
   std::unique_ptr<Tx> tx(new Tx(db));
   if (db.txDepth_ > 0) {

@@ -1,9 +1,18 @@
 // PostgreSQL backend of the internal SQL layer (libpq). Statements are prepared once per
 // connection under generated names; parameters travel as text.
 #include <libpq-fe.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
+#include <array>
+#include <cerrno>
+#include <chrono>
 #include <map>
 #include <memory>
+#include <optional>
+#include <stop_token>
+#include <vector>
 
 #include "db.h"
 
@@ -18,6 +27,34 @@ struct ResultDeleter {
 };
 using PgResult = std::unique_ptr<PGresult, ResultDeleter>;
 
+struct CancelDeleter {
+  void operator()(PGcancel* c) const { PQfreeCancel(c); }
+};
+using PgCancel = std::unique_ptr<PGcancel, CancelDeleter>;
+
+// An eventfd that a stop callback signals so that a thread waiting in poll() wakes at once.
+class WakeFd {
+ public:
+  WakeFd() : fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {}
+  ~WakeFd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  WakeFd(const WakeFd&) = delete;
+  WakeFd& operator=(const WakeFd&) = delete;
+  int fd() const { return fd_; }
+  void signal() const {  // any thread; async-signal-safe
+    const uint64_t one = 1;
+    [[maybe_unused]] auto n = ::write(fd_, &one, sizeof one);
+  }
+  void drain() const {
+    uint64_t count = 0;
+    [[maybe_unused]] auto n = ::read(fd_, &count, sizeof count);
+  }
+
+ private:
+  int fd_;
+};
+
 ErrorCode codeOf(const PGresult* r) {
   const char* state = r != nullptr ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
   if (state == nullptr) return ErrorCode::kUnavailable;
@@ -27,6 +64,7 @@ ErrorCode codeOf(const PGresult* r) {
   if (s.rfind("08", 0) == 0) return ErrorCode::kUnavailable;    // connection
   if (s.rfind("42", 0) == 0) return ErrorCode::kInvalidArgument;
   if (s.rfind("XX", 0) == 0) return ErrorCode::kCorrupt;
+  if (s == "57014") return ErrorCode::kCancelled;  // query_canceled: our cancel request
   return ErrorCode::kInternal;
 }
 
@@ -68,7 +106,87 @@ class PostgresDb final : public Db {
     std::lock_guard lock(mutex());
     auto r = run(sql, params);
     if (!r) return r.error();
-    PGresult* res = r->get();
+    return toRows(r->get());
+  }
+
+  core::Result<int64_t> execute(const std::string& sql, const std::vector<Value>& params) override {
+    std::lock_guard lock(mutex());
+    auto r = run(sql, params);
+    if (!r) return r.error();
+    const char* n = PQcmdTuples(r->get());
+    return static_cast<int64_t>(n != nullptr && *n != '\0' ? std::stoll(n) : 0);
+  }
+
+  // The statement goes out with PQsendQuery and this thread waits in poll() on the server's
+  // socket and on a WakeFd that `stop`'s callback signals. On a stop it sends libpq's cancel
+  // request, and again every second while the answer is still out: a server that receives the
+  // cancel before it has read the statement ignores it, and the statement would run to its end.
+  core::Result<std::vector<Row>> queryCancellable(const std::string& sql,
+                                                  const std::stop_token& stop) override {
+    std::lock_guard lock(mutex());
+    if (stop.stop_requested()) return makeError(ErrorCode::kCancelled, "postgresql: cancelled");
+    if (auto c = ensureConnected(); !c) return c.error();
+    PgCancel cancel(PQgetCancel(conn_));
+    const WakeFd wake;
+    if (!cancel || wake.fd() < 0) {
+      return makeError(ErrorCode::kInternal, "postgresql: cannot prepare a cancel request");
+    }
+    if (PQsendQuery(conn_, sql.c_str()) == 0) return fail(nullptr);
+    {
+      const std::stop_callback onStop(stop, [&wake] { wake.signal(); });
+      using Clock = std::chrono::steady_clock;
+      std::optional<Clock::time_point> lastCancel;
+      constexpr auto kResend = std::chrono::seconds(1);
+      while (true) {
+        if (PQconsumeInput(conn_) == 0) break;  // connection lost: PQgetResult reports it
+        if (PQisBusy(conn_) == 0) break;
+        if (stop.stop_requested() && (!lastCancel || Clock::now() - *lastCancel >= kResend)) {
+          std::array<char, 256> err{};
+          // A failed cancel request (server gone) shows in the statement's own result.
+          PQcancel(cancel.get(), err.data(), static_cast<int>(err.size()));
+          lastCancel = Clock::now();
+        }
+        std::array<pollfd, 2> fds{{{PQsocket(conn_), POLLIN, 0}, {wake.fd(), POLLIN, 0}}};
+        const int timeout = lastCancel ? static_cast<int>(kResend.count() * 1000) : -1;
+        if (::poll(fds.data(), fds.size(), timeout) < 0 && errno != EINTR) {
+          // Cannot wait for a stop any more: cancel now and take the answer blocking.
+          std::array<char, 256> err{};
+          PQcancel(cancel.get(), err.data(), static_cast<int>(err.size()));
+          break;
+        }
+        if ((fds[1].revents & POLLIN) != 0) wake.drain();
+      }
+    }
+    // Every result of the statement is read, so the connection is ready for the next one.
+    std::optional<core::Error> error;
+    std::vector<Row> rows;
+    while (PGresult* raw = PQgetResult(conn_)) {
+      const PgResult r(raw);
+      const auto st = PQresultStatus(r.get());
+      if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+        if (!error) error = fail(r.get());
+      } else if (!error) {
+        rows = toRows(r.get());
+      }
+    }
+    if (error) return *error;
+    return rows;
+  }
+
+  core::Result<std::string> integrityCheck() override {
+    auto rows = query("SELECT 1", {});
+    if (!rows) return rows.error();
+    return std::string("ok");
+  }
+
+ private:
+  core::Error fail(const PGresult* r) {
+    std::string msg = r != nullptr ? PQresultErrorMessage(r) : PQerrorMessage(conn_);
+    while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+    return makeError(codeOf(r), "postgresql: " + msg);
+  }
+
+  static std::vector<Row> toRows(const PGresult* res) {
     const int n = PQntuples(res);
     const int cols = PQnfields(res);
     std::vector<Row> rows;
@@ -88,28 +206,7 @@ class PostgresDb final : public Db {
     return rows;
   }
 
-  core::Result<int64_t> execute(const std::string& sql, const std::vector<Value>& params) override {
-    std::lock_guard lock(mutex());
-    auto r = run(sql, params);
-    if (!r) return r.error();
-    const char* n = PQcmdTuples(r->get());
-    return static_cast<int64_t>(n != nullptr && *n != '\0' ? std::stoll(n) : 0);
-  }
-
-  core::Result<std::string> integrityCheck() override {
-    auto rows = query("SELECT 1", {});
-    if (!rows) return rows.error();
-    return std::string("ok");
-  }
-
- private:
-  core::Error fail(const PGresult* r) {
-    std::string msg = r != nullptr ? PQresultErrorMessage(r) : PQerrorMessage(conn_);
-    while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
-    return makeError(codeOf(r), "postgresql: " + msg);
-  }
-
-  core::Result<PgResult> run(const std::string& sql, const std::vector<Value>& params) {
+  core::Result<void> ensureConnected() {
     if (PQstatus(conn_) != CONNECTION_OK) {
       PQreset(conn_);
       if (PQstatus(conn_) != CONNECTION_OK) {
@@ -117,6 +214,11 @@ class PostgresDb final : public Db {
       }
       prepared_.clear();
     }
+    return {};
+  }
+
+  core::Result<PgResult> run(const std::string& sql, const std::vector<Value>& params) {
+    if (auto c = ensureConnected(); !c) return c.error();
     auto it = prepared_.find(sql);
     if (it == prepared_.end()) {
       std::string name = "s" + std::to_string(prepared_.size() + 1);

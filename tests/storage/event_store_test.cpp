@@ -4,10 +4,14 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <future>
 #include <set>
+#include <stop_token>
+#include <thread>
 
 #include "backend.h"
 #include "db.h"
+#include "process.h"
 #include "sharpeyes/storage/database.h"
 
 namespace sharpeyes::storage {
@@ -134,6 +138,110 @@ TEST_P(EventStoreTest, ReadsTheEventRelationsIntoTheCache) {
   ASSERT_TRUE(blocks && !blocks->empty());
   EXPECT_GT(*warmed, 0);
   EXPECT_EQ(*warmed, (*blocks)[0].i64(0));
+}
+
+// A gateway that stops cancels its warm-up instead of waiting ~20 s for reads it no longer needs.
+// Another connection holds the events table exclusively, so the warm-up's pg_prewarm waits on
+// that lock: a warm-up that is certainly still running however fast the machine reads, and that
+// without a working cancel would not return before the lock goes.
+TEST_P(EventStoreTest, CacheWarmUpIsCancelledFromAnotherThread) {
+  using Clock = std::chrono::steady_clock;
+  std::stop_source stopped;
+  stopped.request_stop();
+  if (GetParam() == "sqlite") {
+    auto db = testing::openBackend(GetParam(), dir_);
+    ASSERT_TRUE(db);
+    auto warmed = (*db)->readEventsIntoCache(stopped.get_token());
+    ASSERT_FALSE(warmed);
+    EXPECT_EQ(warmed.error().code, core::ErrorCode::kUnsupported);  // as without a stop
+    return;
+  }
+  auto url = testing::freshPostgresDatabase();
+  ASSERT_TRUE(url) << url.error().describe();
+  auto warmDb = Database::open(*url);
+  auto holder = Database::open(*url);
+  auto watcher = Database::open(*url);
+  ASSERT_TRUE(warmDb && holder && watcher);
+  ASSERT_TRUE((*warmDb)->db().execScript("CREATE EXTENSION pg_prewarm"));
+  {
+    auto store = EventStore::open(*warmDb);
+    ASSERT_TRUE(store);
+    std::vector<core::Event> events;
+    events.reserve(200);
+    for (int i = 0; i < 200; ++i) events.push_back(makeEvent(i));
+    ASSERT_TRUE((*store)->storeMany(events));
+  }
+
+  // A stop requested before the call: nothing is read.
+  auto early = (*warmDb)->readEventsIntoCache(stopped.get_token());
+  ASSERT_FALSE(early);
+  EXPECT_EQ(early.error().code, core::ErrorCode::kCancelled) << early.error().describe();
+
+  auto& lock = (*holder)->db();
+  ASSERT_TRUE(lock.execScript("BEGIN"));
+  ASSERT_TRUE(lock.execScript("LOCK TABLE events IN ACCESS EXCLUSIVE MODE"));
+
+  std::stop_source stop;
+  std::promise<core::Result<int64_t>> done;
+  auto result = done.get_future();
+  std::thread warmer([&] { done.set_value((*warmDb)->readEventsIntoCache(stop.get_token())); });
+  // Declared after the thread, so it runs first on every way out: with the lock gone the
+  // warm-up ends by itself and the join below cannot hang, even if the cancel is broken.
+  struct Release {
+    Database& holder;
+    std::thread& warmer;
+    ~Release() {
+      (void)holder.db().execScript("ROLLBACK");
+      if (warmer.joinable()) warmer.join();
+    }
+  } release{**holder, warmer};
+
+  // The warm-up's statement is on the server, waiting for the lock.
+  auto waiting = [&] {
+    auto rows = (*watcher)->db().query(
+        "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND "
+        "pid <> pg_backend_pid() AND state = 'active' AND wait_event_type = 'Lock' AND "
+        "query LIKE '%pg_prewarm(c.oid%'",
+        {});
+    return rows && !rows->empty() && (*rows)[0].i64(0) == 1;
+  };
+  ASSERT_TRUE(sharpeyes::testing::waitFor(waiting, 30s)) << "the warm-up never reached the lock";
+
+  const auto cancelAt = Clock::now();
+  stop.request_stop();
+  ASSERT_EQ(result.wait_for(15s), std::future_status::ready)
+      << "the warm-up did not return within 15 s of the stop";
+  const auto took = Clock::now() - cancelAt;
+  auto warmed = result.get();
+  ASSERT_FALSE(warmed);
+  EXPECT_EQ(warmed.error().code, core::ErrorCode::kCancelled) << warmed.error().describe();
+  EXPECT_LT(took, 15s);
+  // The server ended the statement (it was not left running behind a returned call) ...
+  auto gone = [&] {
+    auto rows = (*watcher)->db().query(
+        "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND "
+        "pid <> pg_backend_pid() AND state = 'active' AND query LIKE '%pg_prewarm(c.oid%'",
+        {});
+    return rows && !rows->empty() && (*rows)[0].i64(0) == 0;
+  };
+  EXPECT_TRUE(sharpeyes::testing::waitFor(gone, 30s));
+  // A stop at any moment, also while the statement is still on its way to the server (which
+  // ignores a cancel that comes before the statement it is for): the warm-up still ends.
+  for (int i = 0; i < 5; ++i) {
+    std::stop_source quick;
+    auto ended = std::async(std::launch::async,
+                            [&] { return (*warmDb)->readEventsIntoCache(quick.get_token()); });
+    quick.request_stop();
+    ASSERT_EQ(ended.wait_for(15s), std::future_status::ready) << "round " << i;
+    auto r = ended.get();
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code, core::ErrorCode::kCancelled) << r.error().describe();
+  }
+  // ... and the connection serves the next statement, a full warm-up once the lock is gone.
+  ASSERT_TRUE(lock.execScript("ROLLBACK"));
+  auto again = (*warmDb)->readEventsIntoCache(std::stop_source().get_token());
+  ASSERT_TRUE(again) << again.error().describe();
+  EXPECT_GT(*again, 0);
 }
 
 TEST_P(EventStoreTest, RejectsBadEvents) {

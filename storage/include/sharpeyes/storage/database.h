@@ -6,7 +6,9 @@
 // Thread-safety: every method may be called from any thread; statements on one Database are
 // serialised (one connection). Owned through shared_ptr by every store opened on it.
 
+#include <cstdint>
 #include <memory>
+#include <stop_token>
 #include <string>
 
 #include "sharpeyes/core/result.h"
@@ -42,7 +44,13 @@ class Database {
   // relations, 21 s of sequential reads, 6.2 ms: docs/benchmarks.md, "Cold start"). It holds this
   // connection for as long as the reads take: call it on a Database of its own, off any request
   // path. kUnsupported on SQLite or without the extension.
-  core::Result<int64_t> readEventsIntoCache();
+  //
+  // `stop`: a request_stop() from any other thread ends the reads early (libpq's cancel request
+  // to the server) and this call returns kCancelled within about a second, the connection still
+  // usable; a stop already requested returns kCancelled before anything is sent. A gateway that
+  // stops must not wait for ~20 s of reads it no longer needs. Reads that finish before the
+  // cancel lands return their count as usual.
+  core::Result<int64_t> readEventsIntoCache(const std::stop_token& stop = {});
 
   detail::Db& db() { return *db_; }  // for the stores in this module only
 

@@ -25,6 +25,7 @@ const dict = {
     newAlert: '新警情', none: '无', neverViewed: '从未查看', history: '处置记录', by: '处置人', at: '时间',
     selectCamera: '选择摄像机', ptz: '云台', enlarge: '双击放大', noResults: '无结果', clipRange: '片段',
     forbidden: '无权访问', casesLabel: '案件', recordingPending: '录像写入中，请稍候…',
+    removed: '已移除', removedCameras: '已移除的摄像机（仅录像）', removedHint: '已从配置中移除：无实时视频，可查询其录像',
   },
   en: {
     brand: 'Sharp Eyes', brandSub: 'video gateway', wall: 'Video wall', alerts: 'Alert desk', health: 'Camera health',
@@ -51,6 +52,7 @@ const dict = {
     newAlert: 'New alert', none: 'None', neverViewed: 'never viewed', history: 'History', by: 'By', at: 'At',
     selectCamera: 'Select a camera', ptz: 'PTZ', enlarge: 'double-click to enlarge', noResults: 'No results', clipRange: 'Clip',
     forbidden: 'Forbidden', casesLabel: 'Case', recordingPending: 'Waiting for the recording…',
+    removed: 'removed', removedCameras: 'Removed cameras (recordings only)', removedHint: 'Removed from the config: no live video; its recordings can be searched',
   },
 };
 

@@ -4,7 +4,7 @@ import { t, getLang, setLang } from './i18n.js';
 import { LivePlayer } from './live.js';
 
 const state = {
-  me: null, cameras: [], alerts: [], selectedAlert: null, view: 'wall', layout: 4,
+  me: null, cameras: [], removedCameras: [], alerts: [], selectedAlert: null, view: 'wall', layout: 4,
   tiles: [], enlarged: null, sound: true, filters: { step: '', open: true, minSeverity: 1 },
 };
 const app = document.getElementById('app');
@@ -89,13 +89,19 @@ function show(view) {
   document.querySelectorAll('header nav button').forEach((b) => b.classList.toggle('active', b.id === `nav-${view}`));
   if (view === 'health') buildHealth();
   if (view === 'alerts') refreshAlerts();
+  if (view === 'investigate') refreshCameraChoice();
 }
 
+// The configured cameras (wall, alerts, health) and, apart, the removed ones whose recordings are
+// still here: police search those too, so they appear in the investigation only, marked removed.
 async function loadCameras() {
-  const r = await api('GET', '/api/cameras');
-  state.cameras = r.cameras;
+  const r = await api('GET', '/api/cameras?include=removed');
+  state.cameras = r.cameras.filter((c) => c.origin !== 'removed');
+  state.removedCameras = r.cameras.filter((c) => c.origin === 'removed');
 }
 function cameraById(id) { return state.cameras.find((c) => c.id === id); }
+// For naming what was recorded: a configured camera or a removed one.
+function recordedCameraById(id) { return cameraById(id) || state.removedCameras.find((c) => c.id === id); }
 function camState(c) { return (c && c.state && c.state.state) || 'unknown'; }
 
 // ---------------------------------------------------------------- division tree
@@ -439,8 +445,7 @@ function toLocalInput(d) {
 function buildInvestigate() {
   const view = document.getElementById('view-investigate');
   const now = new Date();
-  const camSel = el('select', { id: 'inv-camera' }, el('option', { value: '' }, t('selectCamera')),
-    state.cameras.map((c) => el('option', { value: c.id }, `${c.name || c.id} (${c.division})`)));
+  const camSel = el('select', { id: 'inv-camera', onchange: () => markRemovedChoice() }, cameraOptions());
   const from = el('input', { type: 'datetime-local', id: 'inv-from', value: toLocalInput(new Date(now - 3600e3)) });
   // Left untouched, "to" means the moment of the search (see search()): the field shows minutes
   // only and the page stays open for a whole shift.
@@ -451,7 +456,8 @@ function buildInvestigate() {
   const cls = el('select', { id: 'inv-class' }, el('option', { value: '' }, t('anyClass')), ['person', 'vehicle'].map((x) => el('option', { value: x }, t(x))));
   view.replaceChildren(el('div', { class: 'invest' },
     el('div', { class: 'left' },
-      el('div', { class: 'form-row' }, el('label', {}, t('camera')), camSel),
+      el('div', { class: 'form-row' }, el('label', {}, t('camera')), camSel,
+        el('span', { class: 'tag removed', id: 'inv-camera-removed', hidden: true, title: t('removedHint') }, t('removed'))),
       el('div', { class: 'form-row' }, el('label', {}, t('from')), from),
       el('div', { class: 'form-row' }, el('label', {}, t('to')), to),
       el('div', { class: 'form-row' }, el('label', {}, t('type')), type),
@@ -471,6 +477,38 @@ function buildInvestigate() {
         can('manage_cases') ? el('input', { id: 'case-title', placeholder: t('caseTitle') }) : null,
         can('export_evidence') ? el('button', { class: 'primary', id: 'export-case', onclick: () => exportCase() }, t('exportToCase')) : null),
       el('div', { id: 'export-result' }))));
+}
+
+// The camera choice: the configured cameras, then the removed ones in a group of their own, each
+// tagged as removed (their recordings can be searched and cut; they have no live video).
+function cameraOptions() {
+  const option = (c) => el('option', { value: c.id }, `${c.name || c.id} (${c.division})`);
+  const removed = state.removedCameras.map((c) => el('option', {
+    value: c.id, class: 'removed', dataset: { origin: 'removed' }, title: t('removedHint'),
+  }, `${c.name || c.id} (${c.division}) · ${t('removed')}`));
+  return [el('option', { value: '' }, t('selectCamera')), ...state.cameras.map(option),
+    removed.length ? el('optgroup', { label: t('removedCameras'), class: 'removed', id: 'inv-removed-cameras' }, removed) : null];
+}
+
+function markRemovedChoice() {
+  const sel = document.getElementById('inv-camera');
+  const opt = sel.selectedOptions[0];
+  const removed = Boolean(opt && opt.dataset.origin === 'removed');
+  sel.classList.toggle('removed', removed);
+  document.getElementById('inv-camera-removed').hidden = !removed;
+}
+
+// A camera removed while the page is open keeps its recordings: list it again on each visit.
+async function refreshCameraChoice() {
+  let r;
+  try { r = await api('GET', '/api/cameras?include=removed'); } catch { return; }
+  state.removedCameras = r.cameras.filter((c) => c.origin === 'removed');
+  const sel = document.getElementById('inv-camera');
+  if (!sel) return;
+  const keep = sel.value;
+  sel.replaceChildren(...cameraOptions().filter(Boolean));
+  sel.value = keep;
+  markRemovedChoice();
 }
 
 async function search() {
@@ -495,7 +533,7 @@ async function search() {
   } catch (e) { box.replaceChildren(el('p', { class: 'error' }, e.message)); return; }
   box.replaceChildren(inv.events.length === 0 ? el('p', { class: 'muted' }, t('noResults')) :
     el('table', { id: 'inv-table' }, inv.events.map((e) => el('tr', { class: 'clickable', dataset: { event: e.id }, onclick: () => playEvent(e) },
-      el('td', {}, fmtTime(e.start)), el('td', {}, (cameraById(e.camera) || {}).name || e.camera), el('td', {}, t(e.type)), el('td', {}, t(e.object_class))))));
+      el('td', {}, fmtTime(e.start)), el('td', {}, (recordedCameraById(e.camera) || {}).name || e.camera), el('td', {}, t(e.type)), el('td', {}, t(e.object_class))))));
   drawTimeline();
 }
 
@@ -587,6 +625,7 @@ async function exportCase() {
 async function jumpToClip(e) {
   show('investigate');
   document.getElementById('inv-camera').value = e.camera;
+  markRemovedChoice();
   const from = new Date(new Date(e.clip_start || e.start).getTime() - 10 * 60e3);
   document.getElementById('inv-from').value = toLocalInput(from);
   const toInput = document.getElementById('inv-to');

@@ -135,6 +135,27 @@ await waitUntil('the four simulated cameras streaming', async () => {
 }, 120000);
 console.log(`cameras streaming (${elapsed()})`);
 
+// A camera that recorded and was then removed (its pole taken down): added through the API on
+// cam04's stream, recording until it has closed segments, removed. Its recordings stay, and the
+// police look for them in the investigation. Village B: the village A viewer must not see it.
+// Removed before the browser steps, so the division tree (cam01..cam05) and the health board
+// (4/5 online) checked below also show that it is not presented as a live camera.
+const REMOVED = { id: 'cam06', name: '旧粮站', division: VILLAGE_B };
+{
+  const r = await apiCall(admin, 'POST', '/api/cameras', { ...REMOVED, main_url: urls.cam04.main });
+  if (r.status !== 201) throw new Error(`adding ${REMOVED.id}: ${r.status} ${r.text}`);
+  await waitUntil(`${REMOVED.id} recording two segments`, async () => {
+    const c = (await apiCall(admin, 'GET', `/api/cameras/${REMOVED.id}`)).json;
+    return c && c.state && c.state.segments >= 2;
+  }, 120000);
+  const d = await apiCall(admin, 'DELETE', `/api/cameras/${REMOVED.id}`);
+  if (d.status >= 300) throw new Error(`removing ${REMOVED.id}: ${d.status} ${d.text}`);
+  const listed = (await apiCall(admin, 'GET', '/api/cameras?include=removed')).json.cameras.find((c) => c.id === REMOVED.id);
+  if (!listed || listed.origin !== 'removed') throw new Error(`${REMOVED.id} not listed as removed: ${JSON.stringify(listed)}`);
+  console.log(`${REMOVED.id} recorded and removed (${elapsed()})`);
+}
+const removedFrom = new Date(Date.now() - 10 * 60e3);
+
 // ---------------------------------------------------------------- browser
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
@@ -456,6 +477,44 @@ try {
     }
     const audit = (await apiCall(admin, 'GET', '/api/audit')).json.entries.map((e) => `${e.action}:${e.user}`);
     check(audit.includes('evidence.export:inv') && audit.includes('clip.view:inv'), 'the export and the viewing are in the audit log');
+    await context.close();
+  });
+
+  await step('investigation: a removed camera is offered, marked removed, and its recordings play', async () => {
+    const { page, context } = await login('inv', 'investigator-pass-1');
+    check(await page.$(`.tree [data-camera="${REMOVED.id}"]`) === null, 'the removed camera is not in the live division tree');
+    check(!(await page.evaluate(() => window.sharpeyes.cameras.map((c) => c.id))).includes(REMOVED.id), 'nor among the live cameras of the page');
+    await page.click('#nav-investigate');
+    const opt = await page.waitForSelector(`#inv-removed-cameras option[value="${REMOVED.id}"]`, { state: 'attached', timeout: 20000 });
+    const shown = await opt.evaluate((o) => ({ text: o.textContent, origin: o.dataset.origin, cls: o.className, color: getComputedStyle(o).color, live: getComputedStyle(o.ownerDocument.querySelector('#inv-camera option[value="cam01"]')).color }));
+    check(shown.text.includes(REMOVED.name) && shown.text.includes(REMOVED.division) && shown.text.includes('已移除'),
+      `offered in the clip search as "${shown.text}"`);
+    check(shown.origin === 'removed' && shown.cls === 'removed' && shown.color !== shown.live, `marked removed and greyed (${shown.color} vs ${shown.live})`);
+    const liveMarked = await page.$$eval('#inv-camera option[value^="cam0"]:not([value="cam06"])', (o) => o.filter((x) => x.dataset.origin === 'removed' || x.closest('optgroup')).length);
+    check(liveMarked === 0, 'configured cameras are not marked removed');
+    check(await page.$eval('#inv-camera-removed', (e) => e.hidden), 'no removed tag before a removed camera is chosen');
+    await page.selectOption('#inv-camera', REMOVED.id);
+    check(await page.$eval('#inv-camera-removed', (e) => !e.hidden && e.offsetWidth > 0), 'the removed tag shows beside the chosen camera');
+    await page.click('#inv-search');
+    await page.waitForSelector('#inv-timeline .rec', { timeout: 30000 });
+    const tl = await page.evaluate(async ([id, from]) => (await fetch(`/api/recordings/${id}/timeline?from=${from}&to=${new Date().toISOString()}`)).json(),
+      [REMOVED.id, removedFrom.toISOString()]);
+    check(tl.recorded.length >= 1, `its timeline shows what it recorded (${tl.recorded.map((r) => `${r.from}..${r.to}`).join(', ')})`);
+    await shot(page, '12-investigation-removed-camera.png');
+    const box = await (await page.$('#inv-timeline .rec')).boundingBox();
+    await page.mouse.click(box.x + box.width / 2, box.y + box.height / 2);
+    await page.waitForFunction(() => {
+      const v = document.querySelector('#inv-player');
+      return v.src.includes('/api/clips/') && v.currentTime > 0.5;
+    }, null, { timeout: 60000 }).catch(async (e) => { throw new Error(`${e.message}; page says: ${await page.textContent('#export-result')}`); });
+    const clip = await page.evaluate(async () => {
+      const id = document.querySelector('#inv-player').src.match(/\/api\/clips\/([^/]+)\//)[1];
+      return (await fetch(`/api/clips/${id}`)).json();
+    });
+    const recFrom = Math.min(...tl.recorded.map((r) => new Date(r.from).getTime()));
+    const recTo = Math.max(...tl.recorded.map((r) => new Date(r.to).getTime()));
+    check(clip.camera === REMOVED.id && new Date(clip.actual.from).getTime() >= recFrom - 1000 && new Date(clip.actual.to).getTime() <= recTo + 1000,
+      `a clip of the removed camera plays, cut from its recordings (${clip.actual.from} .. ${clip.actual.to})`);
     await context.close();
   });
 

@@ -343,7 +343,8 @@ core::Result<void> Session::buildChain(const std::string& encoding, GstPad* srcP
   gst_object_unref(parseSrc);
 
   const bool main = spec_.kind == SessionSpec::Kind::kMain;
-  const bool record = main && spec_.recording.enabled;
+  // The native reader records on its own thread (native_recorder.h), not in the pipeline.
+  const bool record = main && spec_.recording.enabled && !nativeWriter_;
   GstElement* recorder = nullptr;
   GstElement* recorderHead = nullptr;
   if (record) {
@@ -489,6 +490,15 @@ void Session::runNativeReader() {
         gst_app_src_set_caps(GST_APP_SRC(appsrc_), caps);
         gst_caps_unref(caps);
         linked_ = true;
+        if (spec_.kind == SessionSpec::Kind::kMain && spec_.recording.enabled) {
+          NativeSegmentWriter::Options wo;
+          wo.codec = video.codec;
+          wo.segmentLength = spec_.recording.segmentLength;
+          wo.slack = kSegmentSlack;
+          wo.fragment = std::chrono::milliseconds(kFragmentDurationMs);
+          wo.nameSegment = [this](uint64_t rt) { return nameSegmentAt(rt); };
+          nativeWriter_ = std::make_unique<NativeSegmentWriter>(std::move(wo));
+        }
         GstPad* pad = gst_element_get_static_pad(appsrc_, "src");
         auto built = buildChain(h264 ? "H264" : "H265", pad, false);
         gst_object_unref(pad);
@@ -512,18 +522,6 @@ void Session::postReaderError(const std::string& message) {
 
 void Session::pushAccessUnit(AccessUnit& au, int clockRate) {
   if (closing_.load(std::memory_order_relaxed)) return;
-  bool discont = au.discont;
-  if (nativeWaitKeyframe_) {
-    if (!au.keyframe) return;
-    nativeWaitKeyframe_ = false;
-    discont = true;
-  }
-  if (gst_app_src_get_current_level_bytes(GST_APP_SRC(appsrc_)) > kNativeQueueBytes) {
-    // The pipeline does not keep up (a stuck disk): drop, and resume at a keyframe so the
-    // recorder never gets a delta frame whose reference is gone.
-    nativeWaitKeyframe_ = true;
-    return;
-  }
   // Running time: the receipt time of the first access unit (and again after a discontinuity)
   // plus RTP time since, as rtspsrc with the timestamper does (rtp_timestamper.h).
   GstClockTime now = 0;
@@ -533,7 +531,7 @@ void Session::pushAccessUnit(AccessUnit& au, int clockRate) {
     now = t > base ? t - base : 0;
     gst_object_unref(clock);
   }
-  if (!nativeHaveBase_ || discont || au.rtpTime < nativeFirstRtp_) {
+  if (!nativeHaveBase_ || au.discont || au.rtpTime < nativeFirstRtp_) {
     nativeHaveBase_ = true;
     nativeFirstRtp_ = au.rtpTime;
     nativeBase_ = now;
@@ -546,8 +544,73 @@ void Session::pushAccessUnit(AccessUnit& au, int clockRate) {
       nativeBase_ + gst_util_uint64_scale_int(static_cast<guint64>(au.rtpTime - nativeFirstRtp_),
                                               GST_SECOND, clockRate);
   nativeLastPts_ = pts;
+
+  // What the parser probe does for rtspsrc's pipeline, done here: the pipeline may see nothing.
+  lastBufferNs_.store(monoNowNs(), std::memory_order_relaxed);
+  gotData_.store(true, std::memory_order_relaxed);
+  if (spec_.kind == SessionSpec::Kind::kMain) {
+    const auto size = au.data.size();
+    counters_->frames.fetch_add(1, std::memory_order_relaxed);
+    counters_->bytes.fetch_add(size, std::memory_order_relaxed);
+    if (spec_.recording.enabled)
+      counters_->bytesRecorded.fetch_add(size, std::memory_order_relaxed);
+    std::lock_guard lock(mutex_);
+    // Running time is the PTS here (appsrc's segment starts at 0).
+    if (au.keyframe) clock_.observe(pts, core::processClock().now());
+    prevRt_ = lastRt_;
+    lastRt_ = pts;
+    const uint64_t dur =
+        lastRt_ > prevRt_ && lastRt_ - prevRt_ < GST_SECOND ? lastRt_ - prevRt_ : 0;
+    lastEndRt_ = std::max<uint64_t>(lastEndRt_, pts + dur);
+  }
+
+  // The pipeline gets the access units only when something in it needs them: the analytics
+  // decoder, a live viewer, or (without native recording) the parser's stream facts. A recording
+  // camera nobody watches costs one thread, not four.
+  const bool feed = !nativeWriter_ || spec_.analytics ||
+                    (spec_.live && (spec_.live->wanted() || liveTapActive_.load()));
+  bool discont = au.discont;
+  if (!feed) {
+    nativeFeeding_ = false;
+  } else if (!nativeFeeding_ || nativeWaitKeyframe_) {
+    // (Re)start the pipeline's feed at a keyframe: the parser and decoder need one.
+    if (au.keyframe) {
+      nativeFeeding_ = true;
+      nativeWaitKeyframe_ = false;
+      discont = true;
+    }
+  }
+  std::vector<uint8_t> forPipeline;
+  const bool pushIt = feed && nativeFeeding_;
+  if (pushIt && nativeWriter_) forPipeline = au.data;  // the recorder takes the original
+
+  if (nativeWriter_ && !nativeRecordFailed_) {
+    auto outcome = nativeWriter_->write(au, pts);
+    if (outcome.closed) postSegmentClosed(*outcome.closed);
+    if (outcome.error) {
+      // Like a filesink error: the camera reconnects with backoff, and the reason says why.
+      nativeRecordFailed_ = true;
+      postReaderError("recording: " + outcome.error->message);
+      native_->stop();
+      return;
+    }
+    if (nativeWriter_->width() > 0) {
+      std::lock_guard lock(mutex_);
+      info_.width = nativeWriter_->width();
+      info_.height = nativeWriter_->height();
+    }
+  } else if (pushIt) {
+    forPipeline = std::move(au.data);
+  }
+  if (!pushIt) return;
+  if (gst_app_src_get_current_level_bytes(GST_APP_SRC(appsrc_)) > kNativeQueueBytes) {
+    // The pipeline does not keep up: drop, and resume at a keyframe so the parser and decoder
+    // never get a delta frame whose reference is gone.
+    nativeWaitKeyframe_ = true;
+    return;
+  }
   // The buffer owns the access unit's bytes: no copy.
-  auto* bytes = new std::vector<uint8_t>(std::move(au.data));
+  auto* bytes = new std::vector<uint8_t>(std::move(forPipeline));
   GstBuffer* buf = gst_buffer_new_wrapped_full(
       GST_MEMORY_FLAG_READONLY, bytes->data(), bytes->size(), 0, bytes->size(), bytes,
       [](gpointer p) { delete static_cast<std::vector<uint8_t>*>(p); });
@@ -557,6 +620,24 @@ void Session::pushAccessUnit(AccessUnit& au, int clockRate) {
   if (!au.keyframe) GST_BUFFER_FLAG_SET(buf, GST_BUFFER_FLAG_DELTA_UNIT);
   if (discont) GST_BUFFER_FLAG_SET(buf, GST_BUFFER_FLAG_DISCONT);
   gst_app_src_push_buffer(GST_APP_SRC(appsrc_), buf);  // takes the buffer
+}
+
+void Session::postSegmentClosed(const NativeSegmentWriter::Closed& closed) {
+  GstStructure* s = gst_structure_new("splitmuxsink-fragment-closed", "location", G_TYPE_STRING,
+                                      closed.path.c_str(), "running-time", G_TYPE_UINT64,
+                                      static_cast<guint64>(closed.endRt), nullptr);
+  gst_element_post_message(pipeline_, gst_message_new_element(GST_OBJECT(pipeline_), s));
+}
+
+std::optional<SegmentClosed> Session::closeNativeRecording() {
+  auto closed = nativeWriter_->close();
+  if (!closed) {
+    // Its complete fragments still play: takeLeftoverSegments reports it.
+    spdlog::warn("ingest: camera {}: {}", spec_.camera.str(), closed.error().message);
+    return std::nullopt;
+  }
+  if (!*closed) return std::nullopt;
+  return takeClosedSegment((*closed)->path, (*closed)->endRt);
 }
 
 void Session::stopNativeReader() {
@@ -600,6 +681,14 @@ GstPadProbeReturn Session::onParsedData(GstPad* pad, GstPadProbeInfo* info) {
   }
   GstBuffer* buf = GST_PAD_PROBE_INFO_BUFFER(info);
   if (!buf) return GST_PAD_PROBE_OK;
+  if (native_) {
+    // The reader thread keeps the stream's facts (pushAccessUnit); here only the live tap.
+    if (spec_.live && !closing_.load(std::memory_order_relaxed)) {
+      feedLive(buf);
+      liveTapActive_.store(liveTap_ != nullptr);  // the reader feeds until the tap is gone
+    }
+    return GST_PAD_PROBE_OK;
+  }
   lastBufferNs_.store(monoNowNs(), std::memory_order_relaxed);
   if (!GST_BUFFER_PTS_IS_VALID(buf)) {
     // Depayloaded access units occasionally come without a PTS (seen with large FU-A frames);
@@ -717,7 +806,6 @@ GstFlowReturn Session::onSample(GstElement* appsink) {
 }
 
 gchar* Session::onFormatLocation(GstSample* firstSample) {
-  const core::WallTime now = core::processClock().now();
   uint64_t rt = 0;
   if (firstSample) {
     GstBuffer* buf = gst_sample_get_buffer(firstSample);
@@ -729,6 +817,11 @@ gchar* Session::onFormatLocation(GstSample* firstSample) {
       if (GST_CLOCK_TIME_IS_VALID(r)) rt = r;
     }
   }
+  return g_strdup(nameSegmentAt(rt).c_str());
+}
+
+std::string Session::nameSegmentAt(uint64_t rt) {
+  const core::WallTime now = core::processClock().now();
   std::lock_guard lock(mutex_);
   // The file's name carries the start as known now; the index gets the start worked out when the
   // segment closes (takeClosedSegment), with the receipts of the keyframes seen meanwhile.
@@ -746,7 +839,7 @@ gchar* Session::onFormatLocation(GstSample* firstSample) {
     if (!fs::exists(path, ec) && !fragments_.count(path.string())) break;
   }
   fragments_[path.string()] = Fragment{start, rt};
-  return g_strdup(path.c_str());
+  return path.string();
 }
 
 void Session::stopSinksFirst() {
@@ -791,7 +884,7 @@ void Session::stopSinksFirst() {
 bool Session::recorderStarted() {
   std::lock_guard lock(mutex_);
   return spec_.kind == SessionSpec::Kind::kMain && spec_.recording.enabled && parse_ &&
-         gotData_.load();
+         !nativeWriter_ && gotData_.load();
 }
 
 bool Session::hasOpenFragments() {

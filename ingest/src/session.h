@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "native_recorder.h"
 #include "rtsp_tcp_client.h"
 #include "sharpeyes/core/camera_id.h"
 #include "sharpeyes/core/result.h"
@@ -113,6 +114,16 @@ class Session : public std::enable_shared_from_this<Session> {
   void pushAccessUnit(AccessUnit& au, int clockRate);  // reader thread
   void postReaderError(const std::string& message);    // reader thread
   void stopNativeReader();                             // finish() / destructor
+  // The native recorder (native reader with recording): reports a closed file on the bus as
+  // splitmuxsink does, so the camera handles both recorders alike.
+  void postSegmentClosed(const NativeSegmentWriter::Closed& closed);  // reader thread
+  // A fragment-closed message: hands the finished segment to `onClosed` (finish()).
+  template <typename OnClosed>
+  void handleClosedMessage(GstMessage* msg, OnClosed& onClosed);
+  // finish(), after the reader stopped: the open native segment, finished.
+  std::optional<SegmentClosed> closeNativeRecording();
+  // Where a segment starting at running time `rt` goes; remembered until it closes.
+  std::string nameSegmentAt(uint64_t rt);
   GstElement* buildAnalyticsBranch(const std::string& encoding, bool withQueue,
                                    std::vector<GstElement*>& elements);
   void postError(const std::string& message);
@@ -166,12 +177,42 @@ class Session : public std::enable_shared_from_this<Session> {
   GstClockTime nativeBase_ = 0;
   GstClockTime nativeLastPts_ = GST_CLOCK_TIME_NONE;
   bool nativeWaitKeyframe_ = false;
+  // Native recording: written on the reader thread, closed by finish() after the reader stops.
+  std::unique_ptr<NativeSegmentWriter> nativeWriter_;
+  bool nativeRecordFailed_ = false;
+  bool nativeFeeding_ = false;  // access units also go into the pipeline (analytics, live)
+  std::atomic<bool> liveTapActive_{false};  // parser probe thread: a live tap is running
 };
+
+template <typename OnClosed>
+void Session::handleClosedMessage(GstMessage* msg, OnClosed& onClosed) {
+  const GstStructure* s = gst_message_get_structure(msg);
+  if (!s || !gst_structure_has_name(s, "splitmuxsink-fragment-closed")) return;
+  const char* location = gst_structure_get_string(s, "location");
+  guint64 rt = 0;
+  gst_structure_get_uint64(s, "running-time", &rt);
+  if (location) {
+    if (auto seg = takeClosedSegment(location, rt)) onClosed(std::move(*seg));
+  }
+}
 
 template <typename OnClosed>
 void Session::finish(bool finishRecording, core::Duration eosTimeout, OnClosed&& onClosed) {
   closing_ = true;
   stopNativeReader();  // no more access units: the recorder's EOS is the last thing in
+  if (nativeWriter_) {
+    // Segments the reader closed come first (their wall starts are worked out in order), then
+    // the open one, ended after its last frame.
+    if (pipeline_) {
+      GstBus* bus = gst_element_get_bus(pipeline_);
+      while (GstMessage* msg = gst_bus_pop_filtered(bus, GST_MESSAGE_ELEMENT)) {
+        handleClosedMessage(msg, onClosed);
+        gst_message_unref(msg);
+      }
+      gst_object_unref(bus);
+    }
+    if (auto seg = closeNativeRecording()) onClosed(std::move(*seg));
+  }
   if (!pipeline_) return;
   GstBus* bus = gst_element_get_bus(pipeline_);
   // EOS whenever the recorder saw data: besides an open file, splitmuxsink may hold a whole GOP
@@ -194,15 +235,7 @@ void Session::finish(bool finishRecording, core::Duration eosTimeout, OnClosed&&
     if (GST_MESSAGE_TYPE(msg) == GST_MESSAGE_EOS) {
       sawEos = true;  // every sink, the recorder included, is done; drain what is queued
     } else if (GST_MESSAGE_TYPE(msg) == GST_MESSAGE_ELEMENT) {
-      const GstStructure* s = gst_message_get_structure(msg);
-      if (s && gst_structure_has_name(s, "splitmuxsink-fragment-closed")) {
-        const char* location = gst_structure_get_string(s, "location");
-        guint64 rt = 0;
-        gst_structure_get_uint64(s, "running-time", &rt);
-        if (location) {
-          if (auto seg = takeClosedSegment(location, rt)) onClosed(std::move(*seg));
-        }
-      }
+      handleClosedMessage(msg, onClosed);
     } else if (GST_MESSAGE_TYPE(msg) == GST_MESSAGE_ERROR && waitForRecorder && !sawEos) {
       // An error inside the recorder means it will not finish: stop waiting for it. Errors from
       // the source side (the camera going away under our EOS) do not matter here.

@@ -12,11 +12,14 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <condition_variable>
+#include <filesystem>
 #include <mutex>
 #include <thread>
 #include <vector>
 
+#include "native_recorder.h"
 #include "process.h"
 #include "rtsp_fixture.h"
 #include "sharpeyes/core/util.h"
@@ -304,6 +307,116 @@ TEST_F(RtspTcpClientTest, CameraRecordsThroughTheNativeReaderStallsAndReconnects
     EXPECT_EQ(p.width, 640);
     EXPECT_EQ(s.width, 640);
   }
+}
+
+// The native reader records on its own thread (native_recorder.h): whole 2 s GOPs in 4 s
+// segments that follow each other without a gap, every frame in its file, and the pipeline
+// still feeds analytics from the main stream's keyframes while recording bypasses it.
+TEST_F(RtspTcpClientTest, NativeRecorderWritesContiguousWholeGopSegmentsAndFeedsAnalytics) {
+  testing::TempDir dir;
+  testing::RecordingListener listener;
+  auto m = IngestManager::create({}, listener);
+  ASSERT_TRUE(m.ok());
+  auto ingest = std::move(m).value();
+  auto cam = testing::testCamera("natrec", sim_->mainUrl(1), dir.str());
+  cam.main.reader = StreamSource::Reader::kNative;
+  cam.recording.segmentLength = 4s;
+  cam.health.stallTimeout = 5s;
+  cam.health.connectTimeout = 10s;
+  cam.analytics.enabled = true;  // no sub stream: keyframes of the main stream are decoded
+  cam.analytics.width = 320;
+  cam.analytics.height = 180;
+  ASSERT_TRUE(ingest->addCamera(cam).ok());
+  ASSERT_TRUE(listener.waitFor([&] { return listener.segmentsLocked("natrec").size() >= 4; }, 60s));
+  ASSERT_TRUE(listener.waitFor([&] { return listener.framesLocked("natrec").size() >= 2; }, 30s));
+  ingest->stop();
+
+  const auto segments = listener.segments("natrec");
+  ASSERT_GE(segments.size(), 4U);
+  // The last one was cut by stop(): whatever it holds, from a keyframe on.
+  for (size_t i = 0; i + 1 < segments.size(); ++i) {
+    const auto& s = segments[i];
+    const double seconds = std::chrono::duration<double>(s.mediaDuration).count();
+    // The first may start mid-way (the reader joins at any keyframe), later ones are 4 s.
+    if (i > 0) {
+      EXPECT_NEAR(seconds, 4.0, 0.001) << s.path;
+    }
+    const auto p = testing::probeFile(s.path);
+    ASSERT_TRUE(p.ok) << s.path << ": " << p.output;
+    EXPECT_EQ(p.codec, "h264");
+    EXPECT_EQ(p.width, 640);
+    EXPECT_EQ(p.height, 360);
+    EXPECT_EQ(s.width, 640);
+    EXPECT_EQ(s.height, 360);
+    // Every frame of its media time is in the file, and the file says how long it lasts.
+    EXPECT_EQ(p.frames, std::lround(seconds * 25)) << s.path;
+    EXPECT_NEAR(p.duration, seconds, 0.05) << s.path;
+    if (i > 0) {
+      const auto& prev = segments[i - 1];
+      const auto gap = s.start - (prev.start + prev.mediaDuration);
+      EXPECT_LT(std::chrono::abs(gap), 40ms) << "between " << prev.path << " and " << s.path;
+    }
+  }
+  const auto last = testing::probeFile(segments.back().path);
+  EXPECT_TRUE(last.ok) << segments.back().path << ": " << last.output;
+  EXPECT_GT(listener.frames("natrec").size(), 1U);
+}
+
+// The writer on its own, fed by the reader: a file that cannot be created is a clear error,
+// and recording resumes at the next keyframe with complete segments.
+TEST_F(RtspTcpClientTest, NativeSegmentWriterReportsACreateErrorAndResumesAtAKeyframe) {
+  testing::TempDir dir;
+  int named = 0;
+  NativeSegmentWriter::Options o;
+  o.segmentLength = 2s;
+  o.nameSegment = [&](uint64_t rt) {
+    ++named;
+    // The first file goes to a directory that does not exist.
+    const auto sub = named == 1 ? dir.path() / "missing" : dir.path();
+    return (sub / ("seg-" + std::to_string(rt) + ".mp4")).string();
+  };
+  NativeSegmentWriter writer(o);
+  std::vector<NativeSegmentWriter::Closed> closed;
+  std::vector<core::Error> errors;
+  std::mutex mu;
+  std::condition_variable cv;
+  RtspTcpClient client(optionsFor(sim_->mainUrl(2)));
+  std::optional<int64_t> firstRtp;  // reader thread only
+  std::thread reader([&] {
+    (void)client.run(nullptr, [&](AccessUnit& au) {
+      // Media time from the RTP clock (90 kHz), as the session gives it.
+      if (!firstRtp) firstRtp = au.rtpTime;
+      const auto rt = static_cast<uint64_t>((au.rtpTime - *firstRtp) * 100000 / 9);
+      auto out = writer.write(au, rt);
+      std::lock_guard lock(mu);
+      if (out.closed) closed.push_back(*out.closed);
+      if (out.error) errors.push_back(*out.error);
+      cv.notify_all();
+    });
+  });
+  {
+    std::unique_lock lock(mu);
+    const bool enough = cv.wait_for(lock, 60s, [&] { return closed.size() >= 2; });
+    EXPECT_TRUE(enough);
+  }
+  client.stop();
+  reader.join();
+  auto last = writer.close();
+  ASSERT_TRUE(last.ok()) << last.error().describe();
+
+  ASSERT_EQ(errors.size(), 1U);
+  EXPECT_EQ(errors[0].code, ErrorCode::kUnavailable);
+  EXPECT_NE(errors[0].message.find("cannot create"), std::string::npos) << errors[0].message;
+  EXPECT_NE(errors[0].message.find("missing"), std::string::npos) << errors[0].message;
+  ASSERT_GE(closed.size(), 2U);
+  EXPECT_EQ(closed[1].endRt - closed[0].endRt, 2'000'000'000ULL);  // one 2 s GOP a segment
+  for (const auto& c : closed) {
+    const auto p = testing::probeFile(c.path);
+    ASSERT_TRUE(p.ok) << c.path << ": " << p.output;
+    EXPECT_EQ(p.frames, 50) << c.path;
+  }
+  EXPECT_EQ(writer.width(), 640);
+  EXPECT_EQ(writer.height(), 360);
 }
 
 TEST_F(RtspTcpClientTest, StopBeforeRunCancels) {

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <cstdio>
@@ -99,7 +100,7 @@ class RecorderImpl final : public Recorder {
       if (!stopping_) {
         queue_.push_back(std::move(file));
         ++stats_.queued;
-        cv_.notify_one();
+        cv_.notify_all();  // the first idle worker free to take this camera takes it
         return;
       }
     }
@@ -321,10 +322,20 @@ class RecorderImpl final : public Recorder {
       ClosedFile f;
       {
         std::unique_lock lock(mu_);
-        cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-        if (queue_.empty()) return;  // stopping, and everything submitted was handled
-        f = std::move(queue_.front());
-        queue_.pop_front();
+        // Several workers keep several files in fsync at once (one disk flush does not wait for
+        // another camera's), but a camera's files are committed one at a time, in the order
+        // they were submitted: its hash chain links each row to the one before.
+        auto ready = queue_.end();
+        cv_.wait(lock, [&] {
+          ready = std::find_if(queue_.begin(), queue_.end(), [&](const ClosedFile& q) {
+            return busyCameras_.count(q.camera.str()) == 0;
+          });
+          return ready != queue_.end() || (stopping_ && queue_.empty());
+        });
+        if (ready == queue_.end()) return;  // stopping, and everything submitted was handled
+        f = std::move(*ready);
+        queue_.erase(ready);
+        busyCameras_.insert(f.camera.str());
         ++busy_;
       }
       auto result = makeDurableAndIndex(f, nullptr);
@@ -335,6 +346,8 @@ class RecorderImpl final : public Recorder {
       }
       std::lock_guard lock(mu_);
       --busy_;
+      busyCameras_.erase(f.camera.str());
+      cv_.notify_all();  // this camera's next file may be waiting
       if (result) {
         ++stats_.committed;
       } else {
@@ -364,6 +377,7 @@ class RecorderImpl final : public Recorder {
   std::condition_variable cv_;
   std::condition_variable idle_;
   std::deque<ClosedFile> queue_;
+  std::set<std::string> busyCameras_;  // cameras a worker is committing a file of
   int busy_ = 0;
   bool stopping_ = false;
   RecorderStats stats_;

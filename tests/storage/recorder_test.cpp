@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <map>
 #include <mutex>
 
 #include "backend.h"
@@ -109,6 +110,40 @@ TEST_P(RecorderTest, CommitsProbedHashedRowsForSubmittedFiles) {
     EXPECT_EQ(decoded->keyframes, 2);
   }
   EXPECT_TRUE(index_->verifyChain(cam("cam-1"))->ok());
+}
+
+// Several workers commit several cameras' files at once, yet each camera's files in the order
+// they were submitted (its hash chain links each row to the one before).
+TEST_P(RecorderTest, WorkersKeepEachCamerasFilesInSubmissionOrder) {
+  std::map<std::string, std::vector<core::WallTime>> order;
+  std::mutex mu;
+  RecorderOptions opts;
+  opts.workers = 4;
+  opts.onCommitted = [&](const core::Segment& s) {
+    std::lock_guard lock(mu);
+    order[s.camera.str()].push_back(s.start);
+  };
+  auto rec = makeRecorder(opts);
+  const char* cameras[] = {"cam-a", "cam-b", "cam-c"};
+  constexpr int kFiles = 6;
+  for (int i = 0; i < kFiles; ++i) {
+    for (const char* c : cameras) {
+      const core::WallTime start = kT0 + i * 2s;
+      const fs::path p = place(cam(c), start);
+      rec->submit({cam(c), p.string(), start, 2s, "h264", 160, 120});
+    }
+  }
+  rec->drain();
+  EXPECT_EQ(rec->stats().committed, 3u * kFiles);
+  EXPECT_EQ(rec->stats().failed, 0u);
+  for (const char* c : cameras) {
+    const auto& starts = order[c];
+    ASSERT_EQ(starts.size(), static_cast<size_t>(kFiles)) << c;
+    for (int i = 0; i < kFiles; ++i) EXPECT_EQ(starts[i], kT0 + i * 2s) << c << " file " << i;
+    auto chain = index_->verifyChain(cam(c));
+    ASSERT_TRUE(chain);
+    EXPECT_TRUE(chain->ok()) << c;
+  }
 }
 
 TEST_P(RecorderTest, DurabilityOrderAndNoRowBeforeTheFileIsDurable) {

@@ -50,6 +50,7 @@ struct RecorderStats {
 
 struct RecorderOptions {
   std::string root;  // recording root directory
+  // Files in flight at once; a camera's files are still committed one at a time, in order.
   int workers = 1;
   // Called on a worker thread after each commit (for metrics and the event store); may be empty.
   std::function<void(const core::Segment&)> onCommitted;

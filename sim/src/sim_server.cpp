@@ -80,7 +80,14 @@ const char* const kStreamNames[] = {"main", "sub"};
 
 void initGstreamerOnce() {
   static std::once_flag once;
-  std::call_once(once, [] { gst_init(nullptr, nullptr); });
+  std::call_once(once, [] {
+    gst_init(nullptr, nullptr);
+    // gst-rtsp-server hands each stream's outgoing data to a one-thread GThreadPool. GLib keeps
+    // only two idle pool threads process-wide by default, so with many cameras nearly every
+    // frame's send started a new thread and ended it after (thread churn was most of the
+    // simulator's CPU at 200 cameras). Idle threads cost no CPU: keep them.
+    g_thread_pool_set_max_unused_threads(-1);
+  });
 }
 
 std::string defaultCacheDir() {

@@ -1,8 +1,9 @@
 // bench/ingest: what does recording N cameras cost us, next to ffmpeg doing the same?
 //
-// A child process serves N cameras over RTSP (gst-rtsp-server; every camera streams the same
-// pre-encoded clip: 1920x1080 25 fps H.264 ~4 Mbit/s with a 2 s GOP, plus a 640x360 sub stream;
-// no encoding while serving). Then, in the same run and on the same streams:
+// A child process runs the project's camera simulator (sim::SimServer, gst-rtsp-server) with N
+// cameras: 1920x1080 25 fps H.264 ~4 Mbit/s main streams with a 2 s GOP and 640x360 sub streams,
+// four synthetic scenes encoded once into a cache and served round-robin (no encoding while
+// serving). Then, in the same run and on the same streams:
 //   1. sharpeyes IngestManager, recording only, for T seconds;
 //   2. N `ffmpeg -rtsp_transport tcp -i URL -c copy -f segment -segment_time 10` processes;
 //   3. sharpeyes recording again with rtpjitterbuffer instead of the TCP timestamper (the
@@ -18,7 +19,6 @@
 //                     [--native-phase] [--no-default-phase] [--workdir D]
 // --rcvlowat: an experiment in phase 1, see runOurs.
 #include <gst/gst.h>
-#include <gst/rtsp-server/rtsp-server.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -40,6 +40,7 @@
 #include <vector>
 
 #include "sharpeyes/ingest/ingest.h"
+#include "sharpeyes/sim/sim.h"
 
 namespace fs = std::filesystem;
 using namespace sharpeyes;
@@ -92,53 +93,27 @@ int countFiles(const fs::path& dir, const std::string& ext) {
   return n;
 }
 
-bool makeClip(const std::string& path, int w, int h, int kbps, int seconds) {
-  if (fs::exists(path) && fs::file_size(path) > 0) return true;
-  const std::string tmp = path + ".tmp";
-  // Sensor-noise-like content so the encoder really spends the bitrate; encoded once, cached.
-  const std::string cmd =
-      "gst-launch-1.0 -q videotestsrc pattern=snow num-buffers=" + std::to_string(seconds * 25) +
-      " ! video/x-raw,width=" + std::to_string(w) + ",height=" + std::to_string(h) +
-      ",framerate=25/1,format=I420 ! x264enc speed-preset=ultrafast bitrate=" +
-      std::to_string(kbps) +
-      " key-int-max=50 bframes=0 ! h264parse ! mp4mux ! filesink location=" + tmp +
-      " > /dev/null 2>&1";
-  if (std::system(cmd.c_str()) != 0) return false;
-  fs::rename(tmp, path);
-  return true;
+// The simulator's path of camera `i` (1-based): cam01.., or cam001.. from 100 cameras on.
+std::string camUrl(int port, int i, int cameras, const char* stream) {
+  return "rtsp://127.0.0.1:" + std::to_string(port) + "/" + sim::simCameraName(i - 1, cameras) +
+         "/" + stream;
 }
 
-// The RTSP server child: N cameras, /camK/main and /camK/sub, each a shared media reading the
-// cached clips (demux + payload only, paced by the clock like a camera, no start-up burst).
-[[noreturn]] void serve(int cameras, const std::string& mainClip, const std::string& subClip,
-                        int readyFd) {
-  gst_init(nullptr, nullptr);
-  GMainLoop* loop = g_main_loop_new(nullptr, FALSE);
-  GstRTSPServer* server = gst_rtsp_server_new();
-  gst_rtsp_server_set_address(server, "127.0.0.1");
-  gst_rtsp_server_set_service(server, "0");
-  // Serving 200 cameras from one loop is fine: the media run on their own streaming threads.
-  GstRTSPMountPoints* mounts = gst_rtsp_server_get_mount_points(server);
-  for (int i = 1; i <= cameras; ++i) {
-    for (const auto& [kind, clip] : {std::pair{"main", mainClip}, std::pair{"sub", subClip}}) {
-      GstRTSPMediaFactory* f = gst_rtsp_media_factory_new();
-      const std::string launch =
-          "( filesrc location=" + clip +
-          " ! qtdemux ! h264parse ! identity sync=true ! rtph264pay name=pay0 pt=96 "
-          "config-interval=-1 )";
-      gst_rtsp_media_factory_set_launch(f, launch.c_str());
-      gst_rtsp_media_factory_set_shared(f, TRUE);
-      const std::string path = "/cam" + std::to_string(i) + "/" + kind;
-      gst_rtsp_mount_points_add_factory(mounts, path.c_str(), f);
-    }
+// The RTSP server child: the camera simulator, its encoded loops cached in `cacheDir`.
+[[noreturn]] void serve(int cameras, const std::string& cacheDir, int readyFd) {
+  sim::SimOptions o;
+  o.cameras = cameras;
+  o.distinctScenes = 4;
+  o.cacheDir = cacheDir;
+  auto started = sim::SimServer::start(o);
+  if (!started.ok()) {
+    std::fprintf(stderr, "simulator: %s\n", started.error().describe().c_str());
+    _exit(1);
   }
-  g_object_unref(mounts);
-  gst_rtsp_server_attach(server, nullptr);
-  const int port = gst_rtsp_server_get_bound_port(server);
+  const int port = started.value()->rtspPort();
   if (write(readyFd, &port, sizeof port) != sizeof port) _exit(1);
   close(readyFd);
-  g_main_loop_run(loop);
-  _exit(0);
+  while (true) pause();
 }
 
 class BenchListener : public ingest::Listener {
@@ -211,7 +186,7 @@ Result runOurs(const Args& a, int port, bool analytics, const fs::path& out,
   for (int i = 1; i <= a.cameras; ++i) {
     ingest::CameraConfig c;
     c.id = core::CameraId::parse("cam" + std::to_string(i)).value();
-    c.main.url = "rtsp://127.0.0.1:" + std::to_string(port) + "/cam" + std::to_string(i) + "/main";
+    c.main.url = camUrl(port, i, a.cameras, "main");
     c.main.jitterBufferOverTcp = jitterbuffer;
     if (native) c.main.reader = ingest::StreamSource::Reader::kNative;
     c.recording.directory = out.string();
@@ -220,8 +195,7 @@ Result runOurs(const Args& a, int port, bool analytics, const fs::path& out,
     // Start-up storm: one server process prepares N media at once; give it time.
     c.health.connectTimeout = 30s;
     if (analytics) {
-      c.sub = ingest::StreamSource{"rtsp://127.0.0.1:" + std::to_string(port) + "/cam" +
-                                   std::to_string(i) + "/sub"};
+      c.sub = ingest::StreamSource{camUrl(port, i, a.cameras, "sub")};
       c.analytics.enabled = true;
       c.analytics.width = 640;
       c.analytics.height = 360;
@@ -281,8 +255,7 @@ Result runFfmpeg(const Args& a, int port, const fs::path& out) {
   for (int i = 1; i <= a.cameras; ++i) {
     const fs::path dir = out / ("cam" + std::to_string(i));
     fs::create_directories(dir);
-    const std::string url =
-        "rtsp://127.0.0.1:" + std::to_string(port) + "/cam" + std::to_string(i) + "/main";
+    const std::string url = camUrl(port, i, a.cameras, "main");
     const std::string pattern = (dir / "seg%05d.mp4").string();
     const pid_t pid = fork();
     if (pid == 0) {
@@ -318,8 +291,8 @@ Result runFfmpeg(const Args& a, int port, const fs::path& out) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc == 6 && std::string(argv[1]) == "--serve-child") {
-    serve(std::atoi(argv[3]), argv[4], argv[5], std::atoi(argv[2]));
+  if (argc == 5 && std::string(argv[1]) == "--serve-child") {
+    serve(std::atoi(argv[3]), argv[4], std::atoi(argv[2]));
   }
   Args a;
   bool serveOnly = false;  // debugging: just serve the cameras and print the port
@@ -363,19 +336,9 @@ int main(int argc, char** argv) {
   }
   const fs::path work = fs::absolute(a.workdir);
   fs::create_directories(work / "cache");
-  // Long enough that no phase sees the clip end (a finished clip would end the RTSP session).
-  const int clipSeconds = std::max(a.seconds + 30, 90);
-  const std::string mainClip =
-      (work / "cache" / ("main-1080p-i420-" + std::to_string(clipSeconds) + "s.mp4")).string();
-  const std::string subClip =
-      (work / "cache" / ("sub-360p-i420-" + std::to_string(clipSeconds) + "s.mp4")).string();
-  std::printf("preparing clips (cached in %s)...\n", (work / "cache").c_str());
+  const std::string cacheDir = (work / "cache").string();
+  std::printf("simulator cache: %s (encoded on first use)\n", cacheDir.c_str());
   std::fflush(stdout);
-  if (!makeClip(mainClip, 1920, 1080, 4000, clipSeconds) ||
-      !makeClip(subClip, 640, 360, 512, clipSeconds)) {
-    std::fprintf(stderr, "ingest_bench: could not encode the clips (gst-launch-1.0, x264enc)\n");
-    return 1;
-  }
 
   const auto startServer = [&](pid_t& pid) {
     int fds[2];
@@ -387,7 +350,7 @@ int main(int argc, char** argv) {
       close(fds[0]);
       const std::string fd = std::to_string(fds[1]), n = std::to_string(a.cameras);
       execl("/proc/self/exe", "ingest_bench", "--serve-child", fd.c_str(), n.c_str(),
-            mainClip.c_str(), subClip.c_str(), static_cast<char*>(nullptr));
+            cacheDir.c_str(), static_cast<char*>(nullptr));
       _exit(127);
     }
     close(fds[1]);
@@ -403,8 +366,8 @@ int main(int argc, char** argv) {
 
   if (serveOnly) {
     pid_t pid = 0;
-    std::printf("serving %d cameras on rtsp://127.0.0.1:%d/camK/{main,sub}\n", a.cameras,
-                startServer(pid));
+    std::printf("serving %d cameras on rtsp://127.0.0.1:%d/%s.. (main, sub)\n", a.cameras,
+                startServer(pid), sim::simCameraName(0, a.cameras).c_str());
     std::fflush(stdout);
     waitpid(pid, nullptr, 0);
     return 0;
@@ -414,7 +377,7 @@ int main(int argc, char** argv) {
               sysconf(_SC_NPROCESSORS_ONLN));
   std::fflush(stdout);
 
-  // A fresh server per phase: every phase starts at the clip's beginning.
+  // A fresh simulator per phase: every phase starts at the loops' beginning.
   pid_t server = 0;
   int port = 0;
   Result ours;

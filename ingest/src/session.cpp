@@ -581,7 +581,7 @@ void Session::pushAccessUnit(AccessUnit& au, int clockRate) {
     }
   }
   std::vector<uint8_t> forPipeline;
-  const bool pushIt = feed && nativeFeeding_;
+  const bool pushIt = feed && nativeFeeding_ && !nativeWaitKeyframe_;
   if (pushIt && nativeWriter_) forPipeline = au.data;  // the recorder takes the original
 
   if (nativeWriter_ && !nativeRecordFailed_) {

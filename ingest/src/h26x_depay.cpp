@@ -11,6 +11,7 @@ using core::makeError;
 constexpr uint8_t kStartCode[] = {0, 0, 0, 1};
 
 // H.264 NAL unit types (RFC 6184 section 5.2, H.264 table 7-1).
+constexpr int kH264SliceFirst = 1;  // non-IDR slice
 constexpr int kH264Idr = 5;
 constexpr int kH264Sps = 7;
 constexpr int kH264Pps = 8;
@@ -20,6 +21,7 @@ constexpr int kH264FuA = 28;
 // H.265 (RFC 7798 section 4.4, H.265 table 7-1).
 constexpr int kH265IrapFirst = 16;  // BLA_W_LP
 constexpr int kH265IrapLast = 23;   // reserved IRAP
+constexpr int kH265VclLast = 31;    // types 0..31 carry picture data
 constexpr int kH265Vps = 32;
 constexpr int kH265Sps = 33;
 constexpr int kH265Pps = 34;
@@ -70,18 +72,23 @@ H26xDepayloader::H26xDepayloader(rtsp::VideoCodec codec,
   }
 }
 
-int H26xDepayloader::nalType(uint8_t firstByte) const {
-  return codec_ == rtsp::VideoCodec::kH264 ? (firstByte & 0x1f) : ((firstByte >> 1) & 0x3f);
+int nalUnitType(rtsp::VideoCodec codec, uint8_t firstByte) {
+  return codec == rtsp::VideoCodec::kH264 ? (firstByte & 0x1f) : ((firstByte >> 1) & 0x3f);
 }
 
-bool H26xDepayloader::isKeyframeNal(int type) const {
-  return codec_ == rtsp::VideoCodec::kH264 ? type == kH264Idr
-                                           : (type >= kH265IrapFirst && type <= kH265IrapLast);
+bool isKeyframeNal(rtsp::VideoCodec codec, int type) {
+  return codec == rtsp::VideoCodec::kH264 ? type == kH264Idr
+                                          : (type >= kH265IrapFirst && type <= kH265IrapLast);
 }
 
-bool H26xDepayloader::isParameterSetNal(int type) const {
-  return codec_ == rtsp::VideoCodec::kH264 ? (type == kH264Sps || type == kH264Pps)
-                                           : (type >= kH265Vps && type <= kH265Pps);
+bool isParameterSetNal(rtsp::VideoCodec codec, int type) {
+  return codec == rtsp::VideoCodec::kH264 ? (type == kH264Sps || type == kH264Pps)
+                                          : (type >= kH265Vps && type <= kH265Pps);
+}
+
+bool isSliceNal(rtsp::VideoCodec codec, int type) {
+  return codec == rtsp::VideoCodec::kH264 ? (type >= kH264SliceFirst && type <= kH264Idr)
+                                          : (type >= 0 && type <= kH265VclLast);
 }
 
 void H26xDepayloader::rememberParameterSet(std::span<const uint8_t> nal) {

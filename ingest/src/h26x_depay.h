@@ -42,6 +42,13 @@ struct RtpPacket {
   std::span<const uint8_t> payload;  // points into the parsed buffer
 };
 
+// NAL unit classification, H.264 (RFC 6184) and H.265 (RFC 7798). `firstByte`: the unit's first
+// header byte, after its start code.
+int nalUnitType(rtsp::VideoCodec codec, uint8_t firstByte);
+bool isKeyframeNal(rtsp::VideoCodec codec, int type);      // IDR / IRAP
+bool isParameterSetNal(rtsp::VideoCodec codec, int type);  // SPS, PPS (and VPS)
+bool isSliceNal(rtsp::VideoCodec codec, int type);         // coded picture data (VCL)
+
 // RFC 3550 fixed header, CSRC list, header extension and padding. kCorrupt on anything that is
 // not a well-formed version-2 packet.
 core::Result<RtpPacket> parseRtp(std::span<const uint8_t> packet);
@@ -84,9 +91,9 @@ class H26xDepayloader {
   void noteNal(size_t offset);
   void depayH264(std::span<const uint8_t> payload);
   void depayH265(std::span<const uint8_t> payload);
-  int nalType(uint8_t firstByte) const;
-  bool isKeyframeNal(int type) const;
-  bool isParameterSetNal(int type) const;
+  int nalType(uint8_t firstByte) const { return nalUnitType(codec_, firstByte); }
+  bool isKeyframeNal(int type) const { return ingest::isKeyframeNal(codec_, type); }
+  bool isParameterSetNal(int type) const { return ingest::isParameterSetNal(codec_, type); }
   void rememberParameterSet(std::span<const uint8_t> nal);
 
   rtsp::VideoCodec codec_;

@@ -27,21 +27,6 @@ std::string avError(int err) {
   return buf;
 }
 
-// NAL unit type of the unit starting at `p` (after its start code).
-int nalType(rtsp::VideoCodec codec, uint8_t first) {
-  return codec == rtsp::VideoCodec::kH264 ? (first & 0x1f) : ((first >> 1) & 0x3f);
-}
-
-bool isParameterSet(rtsp::VideoCodec codec, int type) {
-  if (codec == rtsp::VideoCodec::kH264) return type == 7 || type == 8;  // SPS, PPS
-  return type == 32 || type == 33 || type == 34;                        // VPS, SPS, PPS
-}
-
-bool isSlice(rtsp::VideoCodec codec, int type) {
-  if (codec == rtsp::VideoCodec::kH264) return type >= 1 && type <= 5;
-  return type <= 31;  // H.265 VCL NAL unit types
-}
-
 // The access unit's parameter sets, each behind a 4-byte start code (the form libavformat turns
 // into avcC/hvcC).
 std::string parameterSets(rtsp::VideoCodec codec, const std::vector<uint8_t>& au) {
@@ -62,11 +47,11 @@ std::string parameterSets(rtsp::VideoCodec codec, const std::vector<uint8_t>& au
     // A 4-byte start code's leading zero belongs to the next start code, not to this unit.
     while (end > begin && au[end - 1] == 0) --end;
     if (begin < end) {
-      const int type = nalType(codec, au[begin]);
+      const int type = nalUnitType(codec, au[begin]);
       // Parameter sets come before the picture's slices: stop at the first slice rather than
       // scan a keyframe's few hundred kilobytes for start codes.
-      if (isSlice(codec, type)) break;
-      if (isParameterSet(codec, type)) {
+      if (isSliceNal(codec, type)) break;
+      if (isParameterSetNal(codec, type)) {
         out.append("\0\0\0\1", 4);
         out.append(reinterpret_cast<const char*>(au.data() + begin), end - begin);
       }
@@ -137,10 +122,6 @@ struct NativeSegmentWriter::File {
 NativeSegmentWriter::NativeSegmentWriter(Options options) : options_(std::move(options)) {}
 
 NativeSegmentWriter::~NativeSegmentWriter() = default;
-
-bool NativeSegmentWriter::isOpen() const {
-  return file_ != nullptr;
-}
 
 void NativeSegmentWriter::parseKeyframe(const AccessUnit& au) {
   std::string sets = parameterSets(options_.codec, au.data);

@@ -61,7 +61,6 @@ class NativeSegmentWriter {
   // Finishes the open segment (ends one frame interval after its last frame). nullopt: none open.
   core::Result<std::optional<Closed>> close();
 
-  bool isOpen() const;
   // Picture size from the latest keyframe's sequence parameter set (0 until one is parsed).
   int width() const { return width_; }
   int height() const { return height_; }

@@ -549,19 +549,10 @@ void Session::pushAccessUnit(AccessUnit& au, int clockRate) {
   lastBufferNs_.store(monoNowNs(), std::memory_order_relaxed);
   gotData_.store(true, std::memory_order_relaxed);
   if (spec_.kind == SessionSpec::Kind::kMain) {
-    const auto size = au.data.size();
-    counters_->frames.fetch_add(1, std::memory_order_relaxed);
-    counters_->bytes.fetch_add(size, std::memory_order_relaxed);
-    if (spec_.recording.enabled)
-      counters_->bytesRecorded.fetch_add(size, std::memory_order_relaxed);
+    countMainFrame(au.data.size());
     std::lock_guard lock(mutex_);
     // Running time is the PTS here (appsrc's segment starts at 0).
-    if (au.keyframe) clock_.observe(pts, core::processClock().now());
-    prevRt_ = lastRt_;
-    lastRt_ = pts;
-    const uint64_t dur =
-        lastRt_ > prevRt_ && lastRt_ - prevRt_ < GST_SECOND ? lastRt_ - prevRt_ : 0;
-    lastEndRt_ = std::max<uint64_t>(lastEndRt_, pts + dur);
+    noteMainFrameTime(pts, au.keyframe, 0);
   }
 
   // The pipeline gets the access units only when something in it needs them: the analytics
@@ -594,7 +585,7 @@ void Session::pushAccessUnit(AccessUnit& au, int clockRate) {
       native_->stop();
       return;
     }
-    if (nativeWriter_->width() > 0) {
+    if (au.keyframe && nativeWriter_->width() > 0) {  // a new size comes with a keyframe
       std::lock_guard lock(mutex_);
       info_.width = nativeWriter_->width();
       info_.height = nativeWriter_->height();
@@ -713,33 +704,39 @@ GstPadProbeReturn Session::onParsedData(GstPad* pad, GstPadProbeInfo* info) {
   gotData_.store(true, std::memory_order_relaxed);
   if (spec_.live && !closing_.load(std::memory_order_relaxed)) feedLive(buf);
   if (spec_.kind == SessionSpec::Kind::kMain) {
-    const auto size = gst_buffer_get_size(buf);
-    counters_->frames.fetch_add(1, std::memory_order_relaxed);
-    counters_->bytes.fetch_add(size, std::memory_order_relaxed);
-    if (spec_.recording.enabled)
-      counters_->bytesRecorded.fetch_add(size, std::memory_order_relaxed);
+    countMainFrame(gst_buffer_get_size(buf));
     GstClockTime ts = GST_BUFFER_PTS_IS_VALID(buf) ? GST_BUFFER_PTS(buf) : GST_BUFFER_DTS(buf);
     if (GST_CLOCK_TIME_IS_VALID(ts)) {
       std::lock_guard lock(mutex_);
       if (haveSegment_) {
         const guint64 rt = gst_segment_to_running_time(&segment_, GST_FORMAT_TIME, ts);
-        if (GST_CLOCK_TIME_IS_VALID(rt) &&
-            !GST_BUFFER_FLAG_IS_SET(buf, GST_BUFFER_FLAG_DELTA_UNIT)) {
-          // Receipt time of each keyframe: segment starts come from their lower envelope.
-          clock_.observe(rt, core::processClock().now());
-        }
         if (GST_CLOCK_TIME_IS_VALID(rt)) {
-          prevRt_ = lastRt_;
-          lastRt_ = rt;
-          guint64 dur = GST_BUFFER_DURATION_IS_VALID(buf) ? GST_BUFFER_DURATION(buf) : 0;
-          if (dur == 0 && lastRt_ > prevRt_ && lastRt_ - prevRt_ < GST_SECOND)
-            dur = lastRt_ - prevRt_;
-          lastEndRt_ = std::max(lastEndRt_, rt + dur);
+          noteMainFrameTime(rt, !GST_BUFFER_FLAG_IS_SET(buf, GST_BUFFER_FLAG_DELTA_UNIT),
+                            GST_BUFFER_DURATION_IS_VALID(buf) ? GST_BUFFER_DURATION(buf) : 0);
         }
       }
     }
   }
   return GST_PAD_PROBE_OK;
+}
+
+void Session::countMainFrame(size_t bytes) {
+  counters_->frames.fetch_add(1, std::memory_order_relaxed);
+  counters_->bytes.fetch_add(bytes, std::memory_order_relaxed);
+  if (spec_.recording.enabled) counters_->bytesRecorded.fetch_add(bytes, std::memory_order_relaxed);
+}
+
+void Session::noteMainFrameTime(uint64_t rt, bool keyframe, uint64_t duration) {
+  // Receipt time of each keyframe: segment starts come from their lower envelope.
+  if (keyframe) clock_.observe(rt, core::processClock().now());
+  prevRt_ = lastRt_;
+  lastRt_ = rt;
+  // Without a duration of its own, a frame lasts until the next (a gap of a second or more is
+  // not a frame interval).
+  if (duration == 0 && lastRt_ > prevRt_ && lastRt_ - prevRt_ < GST_SECOND) {
+    duration = lastRt_ - prevRt_;
+  }
+  lastEndRt_ = std::max(lastEndRt_, rt + duration);
 }
 
 GstPadProbeReturn Session::onDecoded(GstPadProbeInfo* info) {

@@ -126,6 +126,11 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string nameSegmentAt(uint64_t rt);
   GstElement* buildAnalyticsBranch(const std::string& encoding, bool withQueue,
                                    std::vector<GstElement*>& elements);
+  // A main-stream frame, from the parser probe (rtspsrc) or the native reader's thread: the
+  // camera's counters, and (mutex_ held) the keyframe receipts and end of media time that segment
+  // starts and ends are worked out from. `duration` 0: until the next frame.
+  void countMainFrame(size_t bytes);
+  void noteMainFrameTime(uint64_t rt, bool keyframe, uint64_t duration);  // mutex_ held
   void postError(const std::string& message);
   void stopSinksFirst();  // before the pipeline goes to NULL (see session.cpp)
   bool hasOpenFragments();

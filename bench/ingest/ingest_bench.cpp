@@ -41,6 +41,7 @@
 
 #include "sharpeyes/ingest/ingest.h"
 #include "sharpeyes/sim/sim.h"
+#include "sim_child.h"
 
 namespace fs = std::filesystem;
 using namespace sharpeyes;
@@ -97,23 +98,6 @@ int countFiles(const fs::path& dir, const std::string& ext) {
 std::string camUrl(int port, int i, int cameras, const char* stream) {
   return "rtsp://127.0.0.1:" + std::to_string(port) + "/" + sim::simCameraName(i - 1, cameras) +
          "/" + stream;
-}
-
-// The RTSP server child: the camera simulator, its encoded loops cached in `cacheDir`.
-[[noreturn]] void serve(int cameras, const std::string& cacheDir, int readyFd) {
-  sim::SimOptions o;
-  o.cameras = cameras;
-  o.distinctScenes = 4;
-  o.cacheDir = cacheDir;
-  auto started = sim::SimServer::start(o);
-  if (!started.ok()) {
-    std::fprintf(stderr, "simulator: %s\n", started.error().describe().c_str());
-    _exit(1);
-  }
-  const int port = started.value()->rtspPort();
-  if (write(readyFd, &port, sizeof port) != sizeof port) _exit(1);
-  close(readyFd);
-  while (true) pause();
 }
 
 class BenchListener : public ingest::Listener {
@@ -291,9 +275,7 @@ Result runFfmpeg(const Args& a, int port, const fs::path& out) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc == 5 && std::string(argv[1]) == "--serve-child") {
-    serve(std::atoi(argv[3]), argv[4], std::atoi(argv[2]));
-  }
+  bench::serveSimulatorIfChild(argc, argv);
   Args a;
   bool serveOnly = false;  // debugging: just serve the cameras and print the port
   for (int i = 1; i < argc; ++i) {
@@ -340,29 +322,16 @@ int main(int argc, char** argv) {
   std::printf("simulator cache: %s (encoded on first use)\n", cacheDir.c_str());
   std::fflush(stdout);
 
+  // Every camera the simulator's four scenes, round-robin.
   const auto startServer = [&](pid_t& pid) {
-    int fds[2];
-    if (pipe(fds) != 0) std::exit(1);
-    pid = fork();
-    if (pid == 0) {
-      // exec, not just fork: this process already runs GStreamer threads, and GLib in a forked
-      // copy of a threaded process is not safe.
-      close(fds[0]);
-      const std::string fd = std::to_string(fds[1]), n = std::to_string(a.cameras);
-      execl("/proc/self/exe", "ingest_bench", "--serve-child", fd.c_str(), n.c_str(),
-            cacheDir.c_str(), static_cast<char*>(nullptr));
-      _exit(127);
+    const int port = bench::startSimulator(a.cameras, 4, cacheDir, pid);
+    if (port == 0) {
+      std::fprintf(stderr, "ingest_bench: the simulator did not start\n");
+      std::exit(1);
     }
-    close(fds[1]);
-    int port = 0;
-    if (read(fds[0], &port, sizeof port) != sizeof port) std::exit(1);
-    close(fds[0]);
     return port;
   };
-  const auto stopServer = [](pid_t pid) {
-    kill(pid, SIGKILL);
-    waitpid(pid, nullptr, 0);
-  };
+  const auto stopServer = [](pid_t pid) { bench::stopSimulator(pid); };
 
   if (serveOnly) {
     pid_t pid = 0;

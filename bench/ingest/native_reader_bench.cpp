@@ -35,6 +35,7 @@
 
 #include "rtsp_tcp_client.h"
 #include "sharpeyes/sim/sim.h"
+#include "sim_child.h"
 
 using namespace sharpeyes;
 using namespace std::chrono_literals;
@@ -221,22 +222,6 @@ PhaseResult runRtspsrc(const Args& a, pid_t sim, int port) {
   return r;
 }
 
-[[noreturn]] void serveChild(int readyFd, int cameras, const std::string& cacheDir) {
-  sim::SimOptions o;
-  o.cameras = cameras;
-  o.distinctScenes = 1;  // every camera the same encoded loop: encoded once, served N times
-  o.cacheDir = cacheDir;
-  auto started = sim::SimServer::start(o);
-  if (!started.ok()) {
-    std::fprintf(stderr, "simulator: %s\n", started.error().describe().c_str());
-    _exit(1);
-  }
-  const int port = started.value()->rtspPort();
-  if (write(readyFd, &port, sizeof port) != sizeof port) _exit(1);
-  close(readyFd);
-  while (true) pause();
-}
-
 void print(const char* name, const PhaseResult& r) {
   std::printf("| %s | %.5f | %.5f | %.2f | %.2f | %s |\n", name, r.cpuPerStreamSecond,
               r.simCpuPerStreamSecond, r.unitsPerCameraSecond, r.mbitPerCamera, r.load.c_str());
@@ -245,9 +230,7 @@ void print(const char* name, const PhaseResult& r) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc == 5 && std::strcmp(argv[1], "--serve-child") == 0) {
-    serveChild(std::atoi(argv[2]), std::atoi(argv[3]), argv[4]);
-  }
+  bench::serveSimulatorIfChild(argc, argv);
   Args a;
   for (int i = 1; i < argc; ++i) {
     const std::string k = argv[i];
@@ -282,25 +265,13 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  int fds[2];
-  if (pipe(fds) != 0) return 1;
-  const pid_t sim = fork();
-  if (sim == 0) {
-    // exec, not just fork: GLib in a forked copy of a threaded process is not safe.
-    close(fds[0]);
-    const std::string fd = std::to_string(fds[1]);
-    const std::string n = std::to_string(a.cameras);
-    execl("/proc/self/exe", "native_reader_bench", "--serve-child", fd.c_str(), n.c_str(),
-          a.cacheDir.c_str(), static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  close(fds[1]);
-  int port = 0;
-  if (read(fds[0], &port, sizeof port) != sizeof port) {
+  // Every camera the same encoded loop: encoded once, served N times.
+  pid_t sim = 0;
+  const int port = bench::startSimulator(a.cameras, 1, a.cacheDir, sim);
+  if (port == 0) {
     std::fprintf(stderr, "native_reader_bench: the simulator did not start\n");
     return 1;
   }
-  close(fds[0]);
   gst_init(&argc, &argv);
   std::printf(
       "%d cameras x %d s (after %d s warm-up), simulator pid %d on port %d, %ld cores, "
@@ -317,8 +288,7 @@ int main(int argc, char** argv) {
     rtspsrc = runRtspsrc(a, sim, port);
     native = runNative(a, sim, port);
   }
-  kill(sim, SIGKILL);
-  waitpid(sim, nullptr, 0);
+  bench::stopSimulator(sim);
 
   std::printf(
       "\n| path | cpu s/stream-s | simulator cpu s/stream-s | AU/s per camera | "

@@ -16,6 +16,7 @@
 #include "process.h"
 #include "sharpeyes/core/util.h"
 #include "sharpeyes/storage/database.h"
+#include "test_support.h"
 
 namespace sharpeyes::app {
 namespace {
@@ -29,16 +30,6 @@ struct ConnDeleter {
   void operator()(PGconn* c) const { PQfinish(c); }
 };
 using Conn = std::unique_ptr<PGconn, ConnDeleter>;
-
-// The fixture's server as a libpq conninfo ("" outside CTest).
-std::string serverConninfo() {
-  const char* file = std::getenv("SHARPEYES_TEST_PG_FILE");
-  if (file == nullptr) return {};
-  std::ifstream in(file);
-  std::string line;
-  std::getline(in, line);
-  return line;
-}
 
 // Runs `sql`; "" on success, else the server's message.
 std::string exec(PGconn* c, const std::string& sql) {
@@ -58,27 +49,11 @@ std::string scalar(PGconn* c, const std::string& sql) {
   return out;
 }
 
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "sharpeyes-gwpg-XXXXXX").string();
-    path_ = ::mkdtemp(tmpl.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
-
 // Another connection holds the events table exclusively, so the warm-up's pg_prewarm waits on
 // that lock (seen in pg_stat_activity) however fast the machine reads: without the cancel the
 // gateway's stop would wait for as long as the lock is held, i.e. past the test's timeout.
 TEST(GatewayPostgresTest, StopCancelsTheCacheWarmUp) {
-  const std::string server = serverConninfo();
+  const std::string server = storage::testing::postgresConninfo();
   ASSERT_FALSE(server.empty()) << "no PostgreSQL server: run through CTest (fixture storage_pg)";
   const std::string dbname = "gw_" + core::newId().substr(0, 16);
   {
@@ -99,7 +74,7 @@ TEST(GatewayPostgresTest, StopCancelsTheCacheWarmUp) {
   ASSERT_EQ(exec(holder.get(), "BEGIN"), "");
   ASSERT_EQ(exec(holder.get(), "LOCK TABLE events IN ACCESS EXCLUSIVE MODE"), "");
 
-  TempDir dir;
+  storage::testing::TempDir dir;
   const fs::path config = dir.path() / "gateway.yaml";
   std::ofstream(config) << "gateway:\n  id: gw-pg\n  division: \"510603101000\"\n  data_dir: "
                         << (dir.path() / "data").string()

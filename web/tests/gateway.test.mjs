@@ -215,6 +215,19 @@ const picture = (page, selector) => page.$eval(selector, (v) => {
   return px;
 });
 
+// Waits until the investigation player plays a clip (past 0.5 s: the clip request is answered once
+// the recording's open segment is closed) and returns that clip's record from the API.
+async function playedClip(page) {
+  await page.waitForFunction(() => {
+    const v = document.querySelector('#inv-player');
+    return v.src.includes('/api/clips/') && v.currentTime > 0.5;
+  }, null, { timeout: 60000 }).catch(async (e) => { throw new Error(`${e.message}; page says: ${await page.textContent('#export-result')}`); });
+  return page.evaluate(async () => {
+    const id = document.querySelector('#inv-player').src.match(/\/api\/clips\/([^/]+)\//)[1];
+    return (await fetch(`/api/clips/${id}`)).json();
+  });
+}
+
 const adminAlerts = async (q = '') => (await apiCall(admin, 'GET', `/api/alerts${q}`)).json.alerts;
 
 try {
@@ -381,14 +394,7 @@ try {
     await page.waitForFunction(() => document.querySelector('#view-investigate').classList.contains('shown'));
     // The recording around the event may still be in its open segment: the page's request is
     // answered once it is closed (2 s segments), so the check waits for playback.
-    await page.waitForFunction(() => {
-      const v = document.querySelector('#inv-player');
-      return v.src.includes('/api/clips/') && v.currentTime > 0.5;
-    }, null, { timeout: 60000 }).catch(async (e) => { throw new Error(`${e.message}; page says: ${await page.textContent('#export-result')}`); });
-    const clip = await page.evaluate(async () => {
-      const id = document.querySelector('#inv-player').src.match(/\/api\/clips\/([^/]+)\//)[1];
-      return (await fetch(`/api/clips/${id}`)).json();
-    });
+    const clip = await playedClip(page);
     const start = new Date(a.event.start).getTime();
     check(clip.camera === 'cam01' && new Date(clip.actual.from).getTime() <= start && start < new Date(clip.actual.to).getTime(),
       `the clip played covers the event (${clip.actual.from} .. ${clip.actual.to}, event at ${a.event.start})`);
@@ -421,14 +427,7 @@ try {
     const frac = (box.x + box.width / 2 - line.x) / line.width;
     const wanted = new Date(fromValue).getTime() + frac * (clickAt - new Date(fromValue).getTime());
     await page.mouse.click(box.x + box.width / 2, box.y + box.height / 2);
-    await page.waitForFunction(() => {
-      const v = document.querySelector('#inv-player');
-      return v.src.includes('/api/clips/') && v.currentTime > 0.5;
-    }, null, { timeout: 60000 });
-    const seekClip = await page.evaluate(async () => {
-      const id = document.querySelector('#inv-player').src.match(/\/api\/clips\/([^/]+)\//)[1];
-      return (await fetch(`/api/clips/${id}`)).json();
-    });
+    const seekClip = await playedClip(page);
     const offset = (new Date(seekClip.actual.from).getTime() - wanted) / 1000;
     check(Math.abs(offset) < 10, `timeline click plays the recording from the clicked time (clip starts ${offset.toFixed(1)} s from it)`);
     // The oldest event: its recording is complete.
@@ -503,14 +502,7 @@ try {
     await shot(page, '12-investigation-removed-camera.png');
     const box = await (await page.$('#inv-timeline .rec')).boundingBox();
     await page.mouse.click(box.x + box.width / 2, box.y + box.height / 2);
-    await page.waitForFunction(() => {
-      const v = document.querySelector('#inv-player');
-      return v.src.includes('/api/clips/') && v.currentTime > 0.5;
-    }, null, { timeout: 60000 }).catch(async (e) => { throw new Error(`${e.message}; page says: ${await page.textContent('#export-result')}`); });
-    const clip = await page.evaluate(async () => {
-      const id = document.querySelector('#inv-player').src.match(/\/api\/clips\/([^/]+)\//)[1];
-      return (await fetch(`/api/clips/${id}`)).json();
-    });
+    const clip = await playedClip(page);
     const recFrom = Math.min(...tl.recorded.map((r) => new Date(r.from).getTime()));
     const recTo = Math.max(...tl.recorded.map((r) => new Date(r.to).getTime()));
     check(clip.camera === REMOVED.id && new Date(clip.actual.from).getTime() >= recFrom - 1000 && new Date(clip.actual.to).getTime() <= recTo + 1000,

@@ -264,6 +264,41 @@ CREATE TABLE camera_directory (
   updated_us BIGINT NOT NULL
 );
 )sql"},
+    {10, "segment_deletion_runs",
+     // One row per run of deleted segments instead of one tombstone per segment. Retention
+     // deletes a camera's oldest segments day after day, and per-segment tombstones (about 400 B
+     // each with their indexes, plus an audit entry of about 370 B, measured on SQLite) grew
+     // the database by more per deleted segment than a live row takes, forever: 100 cameras
+     // at 8 640 segments a day added ~670 MB a day. A run is a stretch of one camera's chain
+     // deleted for one reason: the chain value before its first row and the chain value of its last
+     // row are all verifyChain() needs to step over it, and a deletion next to a run extends it. A
+     // single deleted segment keeps its path and file hash. Tombstones of earlier versions
+     // become one-segment runs (their times and sizes were not recorded: NULL).
+     R"sql(
+CREATE TABLE segment_deletions (
+  id @ID@,
+  camera TEXT NOT NULL,
+  first_id BIGINT NOT NULL,
+  last_id BIGINT NOT NULL,
+  segments BIGINT NOT NULL,
+  start_us BIGINT,
+  end_us BIGINT,
+  bytes BIGINT,
+  prev_chain TEXT NOT NULL,
+  chain TEXT NOT NULL,
+  path TEXT,
+  sha256 TEXT,
+  reason TEXT NOT NULL,
+  deleted_us BIGINT NOT NULL
+);
+INSERT INTO segment_deletions (camera, first_id, last_id, segments, prev_chain, chain, path,
+                               sha256, reason, deleted_us)
+  SELECT camera, segment_id, segment_id, 1, prev_chain, chain, path, sha256, reason, deleted_us
+  FROM segment_tombstones ORDER BY segment_id;
+DROP TABLE segment_tombstones;
+CREATE INDEX segment_deletions_chain ON segment_deletions (camera, chain);
+CREATE INDEX segment_deletions_prev_chain ON segment_deletions (camera, prev_chain);
+)sql"},
 };
 
 std::string forDialect(const std::string& sql, Dialect d) {

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <map>
+#include <optional>
 #include <span>
 
 #include "chain.h"
@@ -273,29 +274,27 @@ class DbSegmentIndex final : public SegmentIndex {
     unique.erase(std::unique(unique.begin(), unique.end()), unique.end());
     auto tx = detail::Tx::begin(db_);
     if (!tx) return tx.error();
-    const int64_t now = nowMicros();
+    std::vector<Doomed> doomed;
+    doomed.reserve(unique.size());
     for (size_t at = 0; at < unique.size(); at += kIdsPerStatement) {
       const std::span<const int64_t> chunk(unique.data() + at,
                                            std::min(kIdsPerStatement, unique.size() - at));
       detail::Params p;
-      const std::string t = p.add(now);
       const std::string list = p.addList(chunk, [](int64_t id) { return Value(id); });
-      auto tomb = db_.execute(
-          std::string(
-              "INSERT INTO segment_tombstones (segment_id, camera, prev_chain, chain, path, "
-              "sha256, reason, deleted_us) SELECT s.id, s.camera, s.prev_chain, s.chain, s.path, "
-              "s.sha256, g.reason, ")
-              .append(t)
-              .append(
-                  " FROM segments s JOIN segment_garbage g ON g.segment_id = s.id WHERE s.id IN (")
-              .append(list)
-              .append(")"),
-          p.values());
-      if (!tomb) return tomb.error();
-      if (*tomb != static_cast<int64_t>(chunk.size())) {
-        return notAllGarbage(chunk);
-      }
-      // The tombstone insert used its own $1; the deletes take the list alone.
+      auto rows = db_.query(std::string("SELECT ") + kDoomedColumns +
+                                " FROM segments s JOIN segment_garbage g ON g.segment_id = s.id "
+                                "WHERE s.id IN (" +
+                                list + ")",
+                            p.values());
+      if (!rows) return rows.error();
+      if (rows->size() != chunk.size()) return notAllGarbage(chunk);
+      for (const Row& r : *rows) doomed.push_back(toDoomed(r));
+    }
+    auto recorded = recordDeletions(std::move(doomed));
+    if (!recorded) return recorded;
+    for (size_t at = 0; at < unique.size(); at += kIdsPerStatement) {
+      const std::span<const int64_t> chunk(unique.data() + at,
+                                           std::min(kIdsPerStatement, unique.size() - at));
       detail::Params q;
       const std::string only = q.addList(chunk, [](int64_t id) { return Value(id); });
       auto d = db_.execute("DELETE FROM segments WHERE id IN (" + only + ")", q.values());
@@ -314,7 +313,7 @@ class DbSegmentIndex final : public SegmentIndex {
                           {camera.str()});
     if (!rows) return rows.error();
     auto tombs =
-        db_.query("SELECT segment_id, prev_chain, chain FROM segment_tombstones WHERE camera = $1",
+        db_.query("SELECT prev_chain, chain, segments FROM segment_deletions WHERE camera = $1",
                   {camera.str()});
     if (!tombs) return tombs.error();
     auto head =
@@ -322,8 +321,9 @@ class DbSegmentIndex final : public SegmentIndex {
     if (!head) return head.error();
     lock.unlock();
 
-    std::map<std::string, std::string> tombPrev;  // chain -> prev_chain
-    for (const Row& t : *tombs) tombPrev[t.str(2)] = t.str(1);
+    // A deletion run's last chain value -> (the value before its first row, rows it covers).
+    std::map<std::string, std::pair<std::string, int64_t>> tombPrev;
+    for (const Row& t : *tombs) tombPrev[t.str(1)] = {t.str(0), t.i64(2)};
 
     ChainReport report;
     std::string expected = detail::kGenesisChain;
@@ -339,12 +339,12 @@ class DbSegmentIndex final : public SegmentIndex {
       if (prev != expected) {
         // Walk back over legitimately deleted rows.
         std::string cur = prev;
-        int crossed = 0;
+        int64_t crossed = 0;
         while (cur != expected) {
           auto it = tombPrev.find(cur);
           if (it == tombPrev.end()) break;
-          cur = it->second;
-          ++crossed;
+          cur = it->second.first;
+          crossed += it->second.second;
         }
         if (cur != expected) {
           report.problems.push_back("chain broken before segment " + std::to_string(s.id) + " (" +
@@ -360,7 +360,7 @@ class DbSegmentIndex final : public SegmentIndex {
       while (cur != expected) {
         auto it = tombPrev.find(cur);
         if (it == tombPrev.end()) break;
-        cur = it->second;
+        cur = it->second.first;
       }
       if (cur != expected) {
         report.problems.push_back("the newest segment rows of " + camera.str() +
@@ -467,25 +467,174 @@ class DbSegmentIndex final : public SegmentIndex {
   core::Result<void> dropWithTombstone(int64_t id, const std::string& reason) {
     auto tx = detail::Tx::begin(db_);
     if (!tx) return tx.error();
-    auto rows = db_.query(
-        "SELECT camera, prev_chain, chain, path, sha256 FROM segments "
-        "WHERE id = $1",
-        {id});
+    auto rows = db_.query(std::string("SELECT ") + kDoomedColumns +
+                              " FROM segments s LEFT JOIN segment_garbage g ON g.segment_id = "
+                              "s.id WHERE s.id = $1",
+                          {id});
     if (!rows) return rows.error();
     if (rows->empty()) {
       return makeError(ErrorCode::kNotFound, "no segment " + std::to_string(id));
     }
-    const Row& r = rows->front();
-    auto t = db_.execute(
-        "INSERT INTO segment_tombstones (segment_id, camera, prev_chain, chain, path, sha256, "
-        "reason, deleted_us) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        {id, r.str(0), r.str(1), r.str(2), r.str(3), r.str(4), reason, nowMicros()});
-    if (!t) return t.error();
-    auto d = db_.execute("DELETE FROM segments WHERE id = $1", {id});
-    if (!d) return d.error();
+    Doomed d = toDoomed(rows->front());
+    d.reason = reason;
+    auto recorded = recordDeletions({std::move(d)});
+    if (!recorded) return recorded;
+    auto del = db_.execute("DELETE FROM segments WHERE id = $1", {id});
+    if (!del) return del.error();
     auto g = db_.execute("DELETE FROM segment_garbage WHERE segment_id = $1", {id});
     if (!g) return g.error();
     return (*tx)->commit();
+  }
+
+  // --- Deletion runs (migration 10) ---
+
+  // A segment row about to be deleted, as its deletion run needs it.
+  struct Doomed {
+    int64_t id = 0;
+    std::string camera;
+    int64_t startUs = 0;
+    int64_t endUs = 0;
+    int64_t bytes = 0;
+    std::string path;
+    std::string sha256;
+    std::string prevChain;
+    std::string chain;
+    std::string reason;
+  };
+  static constexpr const char* kDoomedColumns =
+      "s.id, s.camera, s.start_us, s.end_us, s.bytes, s.path, s.sha256, s.prev_chain, s.chain, "
+      "g.reason";
+  static Doomed toDoomed(const Row& r) {
+    return {r.i64(0), r.str(1), r.i64(2), r.i64(3), r.i64(4),
+            r.str(5), r.str(6), r.str(7), r.str(8), r.isNull(9) ? std::string() : r.str(9)};
+  }
+
+  // Consecutive rows of one camera's chain deleted for one reason. Times and bytes are unknown
+  // (nullopt) in runs that include a tombstone of a version before migration 10.
+  struct Run {
+    int64_t rowId = 0;  // in segment_deletions; 0 for a run not stored yet
+    int64_t firstId = 0;
+    int64_t lastId = 0;
+    int64_t segments = 0;
+    std::optional<int64_t> startUs;
+    std::optional<int64_t> endUs;
+    std::optional<int64_t> bytes;
+    std::string prevChain;
+    std::string chain;
+    std::optional<std::string> path;  // of a one-segment run only
+    std::optional<std::string> sha256;
+  };
+  static constexpr const char* kRunColumns =
+      "id, first_id, last_id, segments, start_us, end_us, bytes, prev_chain, chain, path, sha256";
+  static Run toRun(const Row& r) {
+    auto opt = [&](size_t i) { return r.isNull(i) ? std::nullopt : std::optional(r.i64(i)); };
+    auto optStr = [&](size_t i) { return r.isNull(i) ? std::nullopt : std::optional(r.str(i)); };
+    return {r.i64(0), r.i64(1), r.i64(2), r.i64(3),  opt(4),    opt(5),
+            opt(6),   r.str(7), r.str(8), optStr(9), optStr(10)};
+  }
+  // `a` directly followed by `b` in the chain, as one run (stored as `a`'s row if it has one).
+  static Run joined(const Run& a, const Run& b) {
+    Run r;
+    r.rowId = a.rowId != 0 ? a.rowId : b.rowId;
+    r.firstId = a.firstId;
+    r.lastId = b.lastId;
+    r.segments = a.segments + b.segments;
+    if (a.startUs && b.startUs) r.startUs = std::min(*a.startUs, *b.startUs);
+    if (a.endUs && b.endUs) r.endUs = std::max(*a.endUs, *b.endUs);
+    if (a.bytes && b.bytes) r.bytes = *a.bytes + *b.bytes;
+    r.prevChain = a.prevChain;
+    r.chain = b.chain;
+    return r;
+  }
+
+  // Records the deletion of `rows` (inside the caller's transaction, before the rows go):
+  // rows that follow each other in a camera's chain with one reason form a run, and a run that
+  // touches a stored run of the same reason (before or after it) is merged into it. Retention
+  // deleting a camera's oldest rows day after day therefore keeps extending one row.
+  core::Result<void> recordDeletions(std::vector<Doomed> rows) {
+    std::sort(rows.begin(), rows.end(), [](const Doomed& a, const Doomed& b) {
+      return a.camera != b.camera ? a.camera < b.camera : a.id < b.id;
+    });
+    const int64_t now = nowMicros();
+    for (size_t i = 0; i < rows.size();) {
+      const Doomed& first = rows[i];
+      Run run;
+      run.firstId = first.id;
+      run.startUs = first.startUs;
+      run.endUs = first.endUs;
+      run.bytes = 0;
+      run.prevChain = first.prevChain;
+      size_t j = i;
+      for (; j < rows.size(); ++j) {
+        const Doomed& r = rows[j];
+        if (j > i && (r.camera != first.camera || r.reason != first.reason ||
+                      r.prevChain != rows[j - 1].chain)) {
+          break;
+        }
+        run.lastId = r.id;
+        ++run.segments;
+        run.startUs = std::min(*run.startUs, r.startUs);
+        run.endUs = std::max(*run.endUs, r.endUs);
+        *run.bytes += r.bytes;
+        run.chain = r.chain;
+      }
+      if (run.segments == 1) {
+        run.path = first.path;
+        run.sha256 = first.sha256;
+      }
+      auto stored = storeRun(first.camera, first.reason, std::move(run), now);
+      if (!stored) return stored;
+      i = j;
+    }
+    return core::okResult();
+  }
+
+  core::Result<void> storeRun(const std::string& camera, const std::string& reason, Run run,
+                              int64_t now) {
+    auto find = [&](const char* column,
+                    const std::string& value) -> core::Result<std::optional<Run>> {
+      auto rows = db_.query(std::string("SELECT ") + kRunColumns +
+                                " FROM segment_deletions WHERE camera = $1 AND reason = $2 AND " +
+                                column + " = $3",
+                            {camera, reason, value});
+      if (!rows) return rows.error();
+      if (rows->empty()) return std::optional<Run>{};
+      return std::optional<Run>(toRun(rows->front()));
+    };
+    auto before = find("chain", run.prevChain);  // the stored run this one continues
+    if (!before) return before.error();
+    auto after = find("prev_chain", run.chain);  // the stored run that continues this one
+    if (!after) return after.error();
+    if (*before) run = joined(**before, run);
+    if (*after) {
+      if (run.rowId != 0) {
+        auto gone = db_.execute("DELETE FROM segment_deletions WHERE id = $1", {(*after)->rowId});
+        if (!gone) return gone.error();
+        (*after)->rowId = 0;
+      }
+      run = joined(run, **after);
+    }
+    auto opt = [](const std::optional<int64_t>& v) { return v ? Value(*v) : Value(); };
+    auto optStr = [](const std::optional<std::string>& v) { return v ? Value(*v) : Value(); };
+    if (run.rowId != 0) {
+      auto n = db_.execute(
+          "UPDATE segment_deletions SET first_id = $2, last_id = $3, segments = $4, start_us = "
+          "$5, end_us = $6, bytes = $7, prev_chain = $8, chain = $9, path = $10, sha256 = $11, "
+          "deleted_us = $12 WHERE id = $1",
+          {run.rowId, run.firstId, run.lastId, run.segments, opt(run.startUs), opt(run.endUs),
+           opt(run.bytes), run.prevChain, run.chain, optStr(run.path), optStr(run.sha256), now});
+      if (!n) return n.error();
+      return core::okResult();
+    }
+    auto n = db_.execute(
+        "INSERT INTO segment_deletions (camera, first_id, last_id, segments, start_us, end_us, "
+        "bytes, prev_chain, chain, path, sha256, reason, deleted_us) VALUES ($1, $2, $3, $4, $5, "
+        "$6, $7, $8, $9, $10, $11, $12, $13)",
+        {camera, run.firstId, run.lastId, run.segments, opt(run.startUs), opt(run.endUs),
+         opt(run.bytes), run.prevChain, run.chain, optStr(run.path), optStr(run.sha256), reason,
+         now});
+    if (!n) return n.error();
+    return core::okResult();
   }
 
   std::shared_ptr<Database> database_;

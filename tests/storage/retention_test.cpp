@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <map>
 
 #include "backend.h"
 #include "db.h"
@@ -257,13 +258,23 @@ TEST_P(RetentionTest, QuotaSweepDeletesOldestExceptHeldThroughGarbageRows) {
   EXPECT_TRUE(index_->findByPath("cam-a/1.mp4")->has_value());
   EXPECT_FALSE(fs::exists(root_ / "cam-b/0.mp4"));
   EXPECT_FALSE(index_->findByPath("cam-b/0.mp4")->has_value());
-  for (const auto& s : *index_->all()) EXPECT_TRUE(fs::exists(root_ / s.path)) << s.path;
+  const auto all = index_->all();  // named: a range-for over *temporary would dangle
+  ASSERT_TRUE(all);
+  for (const auto& s : *all) EXPECT_TRUE(fs::exists(root_ / s.path)) << s.path;
   EXPECT_TRUE(index_->garbage()->empty());
   EXPECT_TRUE(index_->verifyChain(cam("cam-a"))->ok());
   EXPECT_TRUE(index_->verifyChain(cam("cam-b"))->ok());
-  int deletes = 0;
-  for (const auto& e : *cases_->auditLog(0, 1000)) deletes += e.action == "delete";
-  EXPECT_EQ(deletes, 10);
+  // One audit entry per camera and reason in each batch, together accounting for every
+  // deleted segment: b0, b1 (a0, a1 are held), then a2-a5 and b2-b5.
+  std::map<std::string, int> deletedPerCamera;
+  const auto log = cases_->auditLog(0, 1000);
+  ASSERT_TRUE(log);
+  for (const auto& e : *log) {
+    if (e.action != "delete") continue;
+    ASSERT_EQ(e.details.rfind("quota: ", 0), 0u) << e.details;
+    deletedPerCamera[e.target] += std::stoi(e.details.substr(7));
+  }
+  EXPECT_EQ(deletedPerCamera, (std::map<std::string, int>{{"cam-a", 4}, {"cam-b", 6}}));
   EXPECT_TRUE(cases_->verifyAudit()->ok());
 }
 
@@ -281,6 +292,28 @@ TEST_P(RetentionTest, AgeSweepPerCamera) {
   ASSERT_EQ(left->size(), 3u);
   EXPECT_EQ(left->front().start, kT0 + 70s);
   EXPECT_EQ(index_->query(cam("cam-b"), {kT0, kT0 + 1000s})->size(), 10u);
+
+  // Batches of 3: three audit entries (3, 3 and 1 segments), each naming the camera, the
+  // recorded time, the bytes, the first and last row id and a digest of the files' hashes.
+  std::vector<AuditEntry> deletes;
+  const auto log = cases_->auditLog(0, 1000);
+  ASSERT_TRUE(log);
+  for (const auto& e : *log) {
+    if (e.action == "delete") deletes.push_back(e);
+  }
+  ASSERT_EQ(deletes.size(), 3u);
+  const std::string h = core::sha256Hex(std::string(1000, 'v'));
+  // cam-a's rows had ids 1, 3, 5, ... (inserted alternating with cam-b's).
+  EXPECT_EQ(deletes[0].target, "cam-a");
+  EXPECT_EQ(deletes[0].details, "age: 3 segments recorded " + core::formatIso8601(kT0) + " to " +
+                                    core::formatIso8601(kT0 + 30s) +
+                                    ", 3000 bytes, segment ids 1 to 5, SHA-256 of the files' "
+                                    "SHA-256 in id order " +
+                                    core::sha256Hex(h + h + h));
+  EXPECT_EQ(
+      deletes[2].details.rfind("age: 1 segment recorded " + core::formatIso8601(kT0 + 60s), 0), 0u)
+      << deletes[2].details;
+  EXPECT_TRUE(cases_->verifyAudit()->ok());
 }
 
 TEST_P(RetentionTest, HeldRecordingsFillingTheQuotaRaiseStorageFull) {

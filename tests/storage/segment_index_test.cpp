@@ -6,6 +6,7 @@
 #include <sqlite3.h>
 
 #include <chrono>
+#include <optional>
 
 #include "backend.h"
 #include "db.h"
@@ -218,14 +219,200 @@ TEST_P(SegmentIndexTest, BatchedGarbageAcrossStatementChunks) {
   ASSERT_TRUE(left);
   ASSERT_EQ(left->size(), 3u);
   EXPECT_EQ(left->front().path, "a/" + std::to_string(kRows - 3));
-  auto reason = db_->db().query("SELECT COUNT(*) FROM segment_tombstones WHERE reason = 'age'");
-  ASSERT_TRUE(reason);
-  EXPECT_EQ(reason->front().i64(0), kRows - 3);
+  // One deletion run for the whole stretch, across the statement chunks.
+  auto runs = db_->db().query(
+      "SELECT COUNT(*), SUM(segments), MIN(first_id), MAX(last_id) FROM segment_deletions WHERE "
+      "reason = 'age'");
+  ASSERT_TRUE(runs);
+  EXPECT_EQ(runs->front().i64(0), 1);
+  EXPECT_EQ(runs->front().i64(1), kRows - 3);
+  EXPECT_EQ(runs->front().i64(2), doomed.front());
+  EXPECT_EQ(runs->front().i64(3), doomed.back());
   auto chain = index_->verifyChain(cam("cam-a"));
   ASSERT_TRUE(chain);
   EXPECT_TRUE(chain->ok()) << chain->problems.front();
   EXPECT_EQ(chain->tombstonesCrossed, kRows - 3);
   EXPECT_EQ(index_->dropGarbageMany({doomed.front()}).error().code, core::ErrorCode::kNotFound);
+}
+
+// Deletions are kept as runs (migration 10): one row per stretch of a camera's chain deleted
+// for one reason, extended by the next deletion next to it, so retention deleting the oldest
+// rows day after day does not grow the database by a row per segment.
+TEST_P(SegmentIndexTest, DeletionsAreKeptAsRunsThatExtendAndJoin) {
+  constexpr int kRows = 30;
+  std::vector<int64_t> a;
+  std::vector<int64_t> b;
+  for (int i = 0; i < kRows; ++i) {  // the two cameras' ids interleave, as they do when recording
+    a.push_back(*index_->insert(seg(cam("cam-a"), kT0 + i * 10s, 10s, "a/" + std::to_string(i))));
+    b.push_back(*index_->insert(seg(cam("cam-b"), kT0 + i * 10s, 10s, "b/" + std::to_string(i))));
+  }
+  auto drop = [&](const std::vector<int64_t>& ids, const char* reason) {
+    ASSERT_TRUE(index_->markGarbageMany(ids, reason));
+    auto d = index_->dropGarbageMany(ids);
+    ASSERT_TRUE(d) << d.error().describe();
+  };
+  auto slice = [](const std::vector<int64_t>& ids, int from, int to) {
+    return std::vector<int64_t>(ids.begin() + from, ids.begin() + to);
+  };
+  struct RunRow {
+    int64_t first, last, segments;
+    std::optional<int64_t> start, end, bytes;
+    std::string reason, path;
+  };
+  auto runsOf = [&](const char* camera) {
+    auto rows = db_->db().query(
+        "SELECT first_id, last_id, segments, start_us, end_us, bytes, reason, path FROM "
+        "segment_deletions WHERE camera = $1 ORDER BY first_id",
+        {std::string(camera)});
+    EXPECT_TRUE(rows) << rows.error().describe();
+    std::vector<RunRow> out;
+    for (const auto& r : rows.valueOr({})) {
+      auto opt = [&](size_t i) { return r.isNull(i) ? std::nullopt : std::optional(r.i64(i)); };
+      out.push_back({r.i64(0), r.i64(1), r.i64(2), opt(3), opt(4), opt(5), r.str(6),
+                     r.isNull(7) ? "" : r.str(7)});
+    }
+    return out;
+  };
+  const int64_t t0 = core::toUnixMicros(kT0);
+
+  // The oldest ten of both cameras in one drop: a run per camera.
+  std::vector<int64_t> first = slice(a, 0, 10);
+  for (int64_t id : slice(b, 0, 10)) first.push_back(id);
+  drop(first, "age");
+  ASSERT_EQ(runsOf("cam-a").size(), 1u);
+  ASSERT_EQ(runsOf("cam-b").size(), 1u);
+  // The next ten of cam-a extend its run.
+  drop(slice(a, 10, 20), "age");
+  auto ra = runsOf("cam-a");
+  ASSERT_EQ(ra.size(), 1u);
+  EXPECT_EQ(ra[0].first, a[0]);
+  EXPECT_EQ(ra[0].last, a[19]);
+  EXPECT_EQ(ra[0].segments, 20);
+  EXPECT_EQ(ra[0].start, t0);
+  EXPECT_EQ(ra[0].end, t0 + 200'000'000);
+  EXPECT_EQ(ra[0].bytes, 20'000);
+  EXPECT_EQ(ra[0].path, "") << "a run of many segments names no single file";
+
+  // a[20] kept (as a hold keeps it), a[21..24] deleted: a second run. Then a[20] goes too and
+  // the two runs become one.
+  drop(slice(a, 21, 25), "age");
+  ASSERT_EQ(runsOf("cam-a").size(), 2u);
+  drop(slice(a, 20, 21), "age");
+  ra = runsOf("cam-a");
+  ASSERT_EQ(ra.size(), 1u);
+  EXPECT_EQ(ra[0].first, a[0]);
+  EXPECT_EQ(ra[0].last, a[24]);
+  EXPECT_EQ(ra[0].segments, 25);
+  EXPECT_EQ(ra[0].end, t0 + 250'000'000);
+
+  // Another reason is a run of its own; a single deleted segment keeps its file's name. a[26]
+  // removed next joins a[27]'s run from before.
+  ASSERT_TRUE(index_->remove(a[27]));
+  ra = runsOf("cam-a");
+  ASSERT_EQ(ra.size(), 2u);
+  EXPECT_EQ(ra[1].reason, "removed");
+  EXPECT_EQ(ra[1].path, "a/27");
+  ASSERT_TRUE(index_->remove(a[26]));
+  ra = runsOf("cam-a");
+  ASSERT_EQ(ra.size(), 2u);
+  EXPECT_EQ(ra[1].first, a[26]);
+  EXPECT_EQ(ra[1].last, a[27]);
+  EXPECT_EQ(ra[1].segments, 2);
+  EXPECT_EQ(ra[1].start, t0 + 260'000'000);
+  EXPECT_EQ(ra[1].path, "");
+
+  auto ca = index_->verifyChain(cam("cam-a"));
+  ASSERT_TRUE(ca);
+  EXPECT_TRUE(ca->ok()) << ca->problems.front();
+  EXPECT_EQ(ca->rowsChecked, 3);  // a[25], a[28], a[29]
+  EXPECT_EQ(ca->tombstonesCrossed, 27);
+  auto cb = index_->verifyChain(cam("cam-b"));
+  ASSERT_TRUE(cb);
+  EXPECT_TRUE(cb->ok()) << cb->problems.front();
+  EXPECT_EQ(cb->tombstonesCrossed, 10);
+
+  // A row deleted behind the index's back is still found: no run steps over it.
+  ASSERT_TRUE(db_->db().execute("DELETE FROM segments WHERE id = $1", {a[28]}));
+  auto bad = index_->verifyChain(cam("cam-a"));
+  ASSERT_TRUE(bad);
+  ASSERT_EQ(bad->problems.size(), 1u);
+  EXPECT_NE(bad->problems[0].find("missing"), std::string::npos) << bad->problems[0];
+}
+
+// A database of schema 9 kept one tombstone per deleted segment; migration 10 turns each into a
+// one-segment run (times and sizes unknown), the chain still verifies, and new deletions next
+// to them join them.
+TEST_P(SegmentIndexTest, UpgradeTurnsTombstonesIntoRuns) {
+  std::string url;
+  if (GetParam() == "postgresql") {
+    auto fresh = testing::freshPostgresDatabase();
+    ASSERT_TRUE(fresh) << fresh.error().describe();
+    url = *fresh;
+  } else {
+    url = "sqlite:" + (dir_.path() / "upgrade.db").string();
+  }
+  std::vector<int64_t> ids;
+  {
+    auto db = Database::open(url);
+    ASSERT_TRUE(db) << db.error().describe();
+    auto idx = SegmentIndex::open(*db);
+    ASSERT_TRUE(idx);
+    for (int i = 0; i < 6; ++i) {
+      ids.push_back(
+          *(*idx)->insert(seg(cam("cam-a"), kT0 + i * 10s, 10s, "a/" + std::to_string(i))));
+    }
+    // Back to schema 9, with rows 1 and 2 deleted the way schema 9 deleted them.
+    auto& raw = (*db)->db();
+    ASSERT_TRUE(raw.execScript(
+        "DROP TABLE segment_deletions; DELETE FROM schema_migrations WHERE version = 10; "
+        "CREATE TABLE segment_tombstones (segment_id BIGINT PRIMARY KEY, camera TEXT NOT NULL, "
+        "prev_chain TEXT NOT NULL, chain TEXT NOT NULL, path TEXT NOT NULL, sha256 TEXT NOT "
+        "NULL, reason TEXT NOT NULL, deleted_us BIGINT NOT NULL); CREATE INDEX "
+        "segment_tombstones_chain ON segment_tombstones (camera, chain)"));
+    for (int i : {1, 2}) {
+      ASSERT_TRUE(raw.execute(
+          "INSERT INTO segment_tombstones (segment_id, camera, prev_chain, chain, path, sha256, "
+          "reason, deleted_us) SELECT id, camera, prev_chain, chain, path, sha256, 'age', 1 FROM "
+          "segments WHERE id = $1",
+          {ids[i]}));
+      ASSERT_TRUE(raw.execute("DELETE FROM segments WHERE id = $1", {ids[i]}));
+    }
+  }
+  auto db = Database::open(url);  // migrates to 10
+  ASSERT_TRUE(db) << db.error().describe();
+  EXPECT_EQ((*db)->schemaVersion(), 10);
+  auto idx = SegmentIndex::open(*db);
+  ASSERT_TRUE(idx);
+  auto& raw = (*db)->db();
+  auto runs = raw.query(
+      "SELECT first_id, segments, path, start_us FROM segment_deletions ORDER BY first_id");
+  ASSERT_TRUE(runs) << runs.error().describe();
+  ASSERT_EQ(runs->size(), 2u);
+  EXPECT_EQ((*runs)[0].i64(0), ids[1]);
+  EXPECT_EQ((*runs)[0].str(2), "a/1");
+  EXPECT_TRUE((*runs)[0].isNull(3)) << "schema 9 did not record the deleted segment's times";
+  auto chain = (*idx)->verifyChain(cam("cam-a"));
+  ASSERT_TRUE(chain);
+  EXPECT_TRUE(chain->ok()) << chain->problems.front();
+  EXPECT_EQ(chain->tombstonesCrossed, 2);
+
+  // Row 3 deleted now joins row 2's run; its times stay unknown (row 2's were never recorded).
+  ASSERT_TRUE((*idx)->markGarbage(ids[3], "age"));
+  ASSERT_TRUE((*idx)->dropGarbage(ids[3]));
+  runs = raw.query(
+      "SELECT first_id, last_id, segments, start_us, bytes FROM segment_deletions ORDER BY "
+      "first_id");
+  ASSERT_TRUE(runs);
+  ASSERT_EQ(runs->size(), 2u);
+  EXPECT_EQ((*runs)[1].i64(0), ids[2]);
+  EXPECT_EQ((*runs)[1].i64(1), ids[3]);
+  EXPECT_EQ((*runs)[1].i64(2), 2);
+  EXPECT_TRUE((*runs)[1].isNull(3));
+  EXPECT_TRUE((*runs)[1].isNull(4));
+  chain = (*idx)->verifyChain(cam("cam-a"));
+  ASSERT_TRUE(chain);
+  EXPECT_TRUE(chain->ok()) << chain->problems.front();
+  EXPECT_EQ(chain->tombstonesCrossed, 3);
 }
 
 TEST_P(SegmentIndexTest, NewestRowRemovedBehindTheIndexIsDetected) {

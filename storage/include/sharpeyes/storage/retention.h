@@ -80,6 +80,7 @@ struct RetentionReport {
   int64_t deleted = 0;
   uint64_t bytesFreed = 0;
   bool storageFull = false;
+  // One line per camera and reason in each batch (as in the audit log), not one per segment.
   std::vector<std::string> actions;
 };
 

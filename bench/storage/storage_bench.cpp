@@ -398,8 +398,18 @@ void benchBackend(const std::string& name, const std::string& url, const std::st
     std::cout << "retention sweep (age), " << what << ": " << rep->deleted
               << " segments deleted in " << sweep << " s ("
               << static_cast<int64_t>(static_cast<double>(rep->deleted) / std::max(sweep, 1e-9))
-              << " segments/s, garbage rows + tombstones + audit entries included) " << loadavg()
-              << "\n";
+              << " segments/s, garbage rows, deletion runs and audit entries included) "
+              << loadavg() << "\n";
+    // What the deletions left in the database: rows, not bytes of video (migration 10 keeps
+    // a run per stretch of a camera's chain, and retention one audit entry per camera and batch).
+    auto runs =
+        (*db)->db().query("SELECT COUNT(*), COALESCE(SUM(segments), 0) FROM segment_deletions");
+    auto audits = (*db)->db().query("SELECT COUNT(*) FROM audit_log WHERE action = 'delete'");
+    if (runs && audits) {
+      std::cout << "  deletion bookkeeping so far: " << runs->front().i64(0)
+                << " deletion runs for " << runs->front().i64(1) << " segments, "
+                << audits->front().i64(0) << " audit entries for deletions\n";
+    }
   };
   {
     // A day across all cameras: everything older than the oldest row + 24 h.

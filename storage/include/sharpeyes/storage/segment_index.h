@@ -4,8 +4,9 @@
 //
 // Every row also carries a per-camera SHA-256 hash chain: chain = SHA-256(previous row's chain,
 // the row's camera, times, path, size and file SHA-256). A row removed or altered in the middle
-// breaks the chain; rows deleted through the garbage path (retention, quarantine) leave a
-// tombstone with their chain value, so legitimate deletions do not read as tampering.
+// breaks the chain; rows deleted through the garbage path (retention, quarantine) are recorded as
+// deletion runs (the chain values around each stretch deleted for one reason), so legitimate
+// deletions do not read as tampering and cost one row per stretch, not one per segment.
 //
 // Thread-safety: every method may be called from any thread (the implementation serialises).
 
@@ -34,7 +35,7 @@ struct GarbageEntry {
 
 struct ChainReport {
   int64_t rowsChecked = 0;
-  int64_t tombstonesCrossed = 0;      // links that pass over a legitimately deleted row
+  int64_t tombstonesCrossed = 0;      // legitimately deleted rows the chain steps over
   std::vector<std::string> problems;  // empty when the chain is intact
   bool ok() const { return problems.empty(); }
 };
@@ -74,7 +75,7 @@ class SegmentIndex {
   virtual core::Result<std::vector<core::Segment>> all() = 0;
   virtual core::Result<std::optional<core::Segment>> findByPath(const std::string& path) = 0;
   virtual core::Result<std::optional<core::Segment>> get(int64_t id) = 0;
-  // Removes a row outright, leaving a tombstone with `reason` (the chain stays verifiable).
+  // Removes a row outright, recording its deletion for "removed" (the chain stays verifiable).
   virtual core::Result<void> remove(int64_t id) = 0;
   // "ok" when the database passes PRAGMA integrity_check, the first problem otherwise.
   virtual core::Result<std::string> integrityCheck() = 0;
@@ -92,7 +93,7 @@ class SegmentIndex {
   virtual core::Result<uint64_t> totalBytes() = 0;
 
   // Deletion through a garbage row: mark (this), then the caller unlinks the file and fsyncs
-  // its directory, then dropGarbage() removes row and garbage entry (leaving a tombstone).
+  // its directory, then dropGarbage() removes row and garbage entry (recording the deletion).
   virtual core::Result<void> markGarbage(int64_t id, const std::string& reason) = 0;
   virtual core::Result<std::vector<GarbageEntry>> garbage() = 0;
   virtual core::Result<void> dropGarbage(int64_t id) = 0;

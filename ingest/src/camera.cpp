@@ -29,6 +29,13 @@ std::chrono::milliseconds toMs(core::Duration d) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(d);
 }
 
+// What Session::start will read a stream with.
+const char* readerName(const StreamSource& source) {
+  return source.transport == Transport::kTcp && source.reader == StreamSource::Reader::kNative
+             ? "native"
+             : "rtspsrc";
+}
+
 uint64_t seedFor(const core::CameraId& id) {
   return std::hash<std::string>{}(id.str()) ^ std::random_device{}();
 }
@@ -141,6 +148,7 @@ Camera::Camera(CameraConfig config, EventLoop& loop, std::shared_ptr<IngestCore>
   status_.division = config_.division;
   status_.state = CameraState::kConnecting;
   status_.reason = "starting";
+  status_.reader = readerName(config_.main);
   status_.since = core::processClock().now();
 }
 
@@ -157,6 +165,8 @@ SessionSpec Camera::mainSpec() const {
   spec.kind = SessionSpec::Kind::kMain;
   spec.camera = config_.id;
   spec.source = config_.main;
+  if (mainReorders_) spec.source.reader = StreamSource::Reader::kRtspsrc;
+  spec.reorders = mainReorders_;
   spec.recording = config_.recording;
   spec.analytics = config_.analytics.enabled && !config_.sub.has_value();
   spec.analyticsOptions = config_.analytics;
@@ -171,6 +181,8 @@ SessionSpec Camera::subSpec() const {
   spec.kind = SessionSpec::Kind::kSub;
   spec.camera = config_.id;
   spec.source = *config_.sub;
+  if (subReorders_) spec.source.reader = StreamSource::Reader::kRtspsrc;
+  spec.reorders = subReorders_;
   spec.recording.enabled = false;
   spec.analytics = config_.analytics.enabled;  // else it runs for live viewers only
   spec.analyticsOptions = config_.analytics;
@@ -245,6 +257,20 @@ void Camera::handleBus(Session* session, GstMessage* msg) {
       break;
     case GST_MESSAGE_ELEMENT: {
       const GstStructure* s = gst_message_get_structure(msg);
+      if (s && gst_structure_has_name(s, Session::kReorderedMessage)) {
+        // The session stopped recording at the first reordered frame: reconnect at once (not a
+        // failure, no backoff), this time built for reordering.
+        if (isMain && noteReordering(*main_, true)) {
+          EventLoop::cancel(retry_);
+          retireMain();
+          startMain("the camera sends B-frames; reconnecting with rtspsrc and decode times");
+        } else if (isSub && noteReordering(*sub_, false)) {
+          EventLoop::cancel(subRetry_);
+          retireSub();
+          if (wantSub()) startSub();
+        }
+        break;
+      }
       if (isMain && s && gst_structure_has_name(s, "splitmuxsink-fragment-closed")) {
         const char* location = gst_structure_get_string(s, "location");
         guint64 rt = 0;
@@ -295,7 +321,12 @@ void Camera::startMain(const std::string& reason) {
 
 void Camera::launchMain() {
   mainStarted_ = std::chrono::steady_clock::now();
-  main_ = std::make_shared<Session>(mainSpec(), counters_, &core_->listener);
+  SessionSpec spec = mainSpec();
+  {
+    std::lock_guard lock(statusMutex_);
+    status_.reader = readerName(spec.source);
+  }
+  main_ = std::make_shared<Session>(std::move(spec), counters_, &core_->listener);
   auto started = main_->start();
   if (main_->pipeline()) mainWatch_ = watchBus(main_);
   if (subWithMain_ && !stopped_) {
@@ -321,6 +352,8 @@ void Camera::startSub() {
 
 void Camera::retireMain() {
   releaseMainSlot();
+  // However it ends (the reordering message may still be queued behind a stall or an error).
+  if (main_) noteReordering(*main_, true);
   EventLoop::cancel(mainWatch_);
   // Its live tap (if any) becomes stale: the end is reported once the session is down.
   if (main_) liveMain_->bump();
@@ -330,9 +363,25 @@ void Camera::retireMain() {
 
 void Camera::retireSub() {
   EventLoop::cancel(subWatch_);
+  if (sub_) noteReordering(*sub_, false);
   if (sub_) liveSub_->bump();
   if (sub_) core_->retire(std::move(sub_), &loop_, counters_, core_);
   sub_.reset();
+}
+
+bool Camera::noteReordering(const Session& session, bool isMain) {
+  bool& reorders = isMain ? mainReorders_ : subReorders_;
+  if (reorders || !session.needsReordering()) return false;
+  reorders = true;
+  // Once per stream for the camera's lifetime here: its later sessions are built for it.
+  const bool wasNative = std::string_view(readerName(session.spec().source)) == "native";
+  spdlog::warn(
+      "ingest: camera {} {} stream: frames arrive out of presentation order (B-frames); {}, with "
+      "decode times worked out again",
+      config_.id.str(), isMain ? "main" : "sub",
+      wasNative ? "the native reader cannot record them, reading this stream with rtspsrc"
+                : "restarting this stream");
+  return true;
 }
 
 void Camera::mainFailed(const std::string& reason) {

@@ -84,6 +84,10 @@ class Camera : public std::enable_shared_from_this<Camera> {
   void startSub();
   void retireMain();
   void retireSub();
+  // A session found its stream reordering frames (Session::needsReordering): from now on that
+  // stream is read with rtspsrc and a decode-time stamper (SessionSpec::reorders). Logged once
+  // per stream. True when it switched just now.
+  bool noteReordering(const Session& session, bool isMain);
   void mainFailed(const std::string& reason);
   void subFailed(const std::string& reason);
   void tick();
@@ -119,6 +123,10 @@ class Camera : public std::enable_shared_from_this<Camera> {
   GSource* subWatch_ = nullptr;
   core::MonoTime subStarted_{};
   int subFailures_ = 0;
+  // Streams whose frames arrive reordered (B-frames): rtspsrc whatever the configured reader,
+  // and SessionSpec::reorders. Kept across updateSources (the same camera's encoder).
+  bool mainReorders_ = false;
+  bool subReorders_ = false;
 
   GSource* tick_ = nullptr;
   GSource* retry_ = nullptr;

@@ -220,7 +220,7 @@ core::Result<void> NativeSegmentWriter::writePending(uint64_t duration) {
   if (ts <= f.lastDts) ts = f.lastDts + 1;  // the muxer needs strictly increasing times
   f.lastDts = ts;
   pkt->pts = ts;
-  pkt->dts = ts;  // no B-frames (see session.h): decode order is presentation order
+  pkt->dts = ts;  // in presentation order: the session stops on reordering (session.h)
   pkt->duration =
       std::max<int64_t>(1, av_rescale_q(static_cast<int64_t>(duration), kNs, f.stream->time_base));
   pkt->flags = au.keyframe ? AV_PKT_FLAG_KEY : 0;

@@ -335,7 +335,20 @@ core::Result<void> Session::buildChain(const std::string& encoding, GstPad* srcP
   }
   all = {parse};
   if (depay) all.insert(all.begin(), depay);
-  GstPad* parseSrc = gst_element_get_static_pad(parse, "src");
+  // Everything downstream (recorder, live, analytics) hangs off `head`: the parser, or the
+  // timestamper behind it for a stream that reorders frames.
+  GstElement* head = parse;
+  if (spec_.reorders) {
+    head = make(h264 ? "h264timestamper" : "h265timestamper", "timestamper");
+    if (!head) {
+      for (GstElement* e : all) gst_object_unref(e);
+      return core::makeError(core::ErrorCode::kUnavailable,
+                             "missing h264timestamper/h265timestamper (gst-plugins-bad 1.22), "
+                             "needed for a camera that sends B-frames");
+    }
+    all.push_back(head);
+  }
+  GstPad* parseSrc = gst_element_get_static_pad(head, "src");
   gst_pad_add_probe(
       parseSrc,
       static_cast<GstPadProbeType>(GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM),
@@ -402,15 +415,16 @@ core::Result<void> Session::buildChain(const std::string& encoding, GstPad* srcP
 
   for (GstElement* e : all) gst_bin_add(GST_BIN(pipeline_), e);
   bool ok = !depay || gst_element_link(depay, parse);
+  if (head != parse) ok = ok && gst_element_link(parse, head);
   if (tee) {
-    ok = ok && gst_element_link(parse, tee) && gst_element_link(tee, recorderHead) &&
+    ok = ok && gst_element_link(head, tee) && gst_element_link(tee, recorderHead) &&
          gst_element_link(recorderHead, recorder) && gst_element_link(tee, analyticsHead);
   } else if (recorderHead) {
-    ok = ok && gst_element_link(parse, recorderHead);
+    ok = ok && gst_element_link(head, recorderHead);
   } else if (analyticsHead) {
-    ok = ok && gst_element_link(parse, analyticsHead);
+    ok = ok && gst_element_link(head, analyticsHead);
   } else {
-    ok = ok && gst_element_link(parse, fakesink);
+    ok = ok && gst_element_link(head, fakesink);
   }
   if (analyticsHead) {
     // Link the rest of the analytics chain (queue/decoder .. appsink) in the order added.
@@ -484,6 +498,7 @@ void Session::runNativeReader() {
         if (closing_) return;
         const bool h264 = video.codec == rtsp::VideoCodec::kH264;
         clockRate = video.clockRate > 0 ? video.clockRate : 90000;
+        nativeReorder_ = ReorderDetector(clockRate);
         GstCaps* caps = gst_caps_new_simple(h264 ? "video/x-h264" : "video/x-h265", "stream-format",
                                             G_TYPE_STRING, "byte-stream", "alignment",
                                             G_TYPE_STRING, "au", nullptr);
@@ -520,8 +535,30 @@ void Session::postReaderError(const std::string& message) {
   g_error_free(err);
 }
 
+void Session::reportReordering() {
+  reordered_.store(true, std::memory_order_release);
+  GstStructure* s = gst_structure_new_empty(kReorderedMessage);
+  gst_element_post_message(pipeline_, gst_message_new_element(GST_OBJECT(pipeline_), s));
+}
+
+void Session::stopOnReordering() {
+  reportReordering();
+  // A stop, not an error: the run ends without one, and the camera reconnects with rtspsrc on
+  // the message (or when it retires this session for any other reason first).
+  native_->stop();
+}
+
 void Session::pushAccessUnit(AccessUnit& au, int clockRate) {
-  if (closing_.load(std::memory_order_relaxed)) return;
+  if (closing_.load(std::memory_order_relaxed) || reordered_.load(std::memory_order_relaxed)) {
+    return;
+  }
+  // Before anything is written or pushed: every access unit that reaches the recorder is in
+  // presentation order, so DTS = PTS holds for all of them and the open segment, finished by
+  // finish(), is valid. The unit that went back (and all after it) is left to rtspsrc.
+  if (nativeReorder_.observe(au)) {
+    stopOnReordering();
+    return;
+  }
   // Running time: the receipt time of the first access unit (and again after a discontinuity)
   // plus RTP time since, as rtspsrc with the timestamper does (rtp_timestamper.h).
   GstClockTime now = 0;
@@ -605,7 +642,7 @@ void Session::pushAccessUnit(AccessUnit& au, int clockRate) {
   GstBuffer* buf = gst_buffer_new_wrapped_full(
       GST_MEMORY_FLAG_READONLY, bytes->data(), bytes->size(), 0, bytes->size(), bytes,
       [](gpointer p) { delete static_cast<std::vector<uint8_t>*>(p); });
-  // Cameras send no B-frames on their recording streams: decode order is presentation order.
+  // Decode order is presentation order: a camera that reorders never gets here (stopOnReordering).
   GST_BUFFER_PTS(buf) = pts;
   GST_BUFFER_DTS(buf) = pts;
   if (!au.keyframe) GST_BUFFER_FLAG_SET(buf, GST_BUFFER_FLAG_DELTA_UNIT);
@@ -681,6 +718,14 @@ GstPadProbeReturn Session::onParsedData(GstPad* pad, GstPadProbeInfo* info) {
     return GST_PAD_PROBE_OK;
   }
   lastBufferNs_.store(monoNowNs(), std::memory_order_relaxed);
+  if (spec_.reorders && !sawKeyframe_) {
+    // Built for a camera that reorders, this session most likely joins its stream mid-GOP (the
+    // restart after the first session found B-frames): B-frames before the first keyframe
+    // reference pictures never received and do not decode. Start at a keyframe, as the native
+    // reader does.
+    if (GST_BUFFER_FLAG_IS_SET(buf, GST_BUFFER_FLAG_DELTA_UNIT)) return GST_PAD_PROBE_DROP;
+    sawKeyframe_ = true;
+  }
   if (!GST_BUFFER_PTS_IS_VALID(buf)) {
     // Depayloaded access units occasionally come without a PTS (seen with large FU-A frames);
     // mp4mux rejects those with an error. Take the DTS, else the previous PTS plus one frame;
@@ -693,6 +738,18 @@ GstPadProbeReturn Session::onParsedData(GstPad* pad, GstPadProbeInfo* info) {
     buf = gst_buffer_make_writable(buf);
     GST_BUFFER_PTS(buf) = pts;
     GST_PAD_PROBE_INFO_DATA(info) = buf;
+  }
+  if (!spec_.reorders) {
+    // This chain has no decode times of its own for reordered frames (over TCP the RTP
+    // timestamper sets DTS = PTS, and mp4mux then repeats the previous frame's decode time for
+    // each B-frame). Nothing from the first reordered frame on reaches the recorder; the camera
+    // restarts the stream with a decode-time stamper (SessionSpec::reorders).
+    if (reordered_.load(std::memory_order_relaxed)) return GST_PAD_PROBE_DROP;
+    if (parsedReorder_.observe(static_cast<int64_t>(GST_BUFFER_PTS(buf)),
+                               GST_BUFFER_FLAG_IS_SET(buf, GST_BUFFER_FLAG_DISCONT))) {
+      reportReordering();
+      return GST_PAD_PROBE_DROP;
+    }
   }
   {
     const GstClockTime pts = GST_BUFFER_PTS(buf);

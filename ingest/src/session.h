@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "native_recorder.h"
+#include "reorder_detector.h"
 #include "rtsp_tcp_client.h"
 #include "sharpeyes/core/camera_id.h"
 #include "sharpeyes/core/result.h"
@@ -53,6 +54,11 @@ struct SessionSpec {
   bool analytics = false;
   AnalyticsFeedOptions analyticsOptions;
   bool keyframesOnly = false;
+  // The camera reorders frames on this stream (B-frames; Session::needsReordering): read it with
+  // rtspsrc, and work decode times out again (h264timestamper / h265timestamper) before anything
+  // muxes it. Without that, the RTP timestamper's DTS = PTS reaches the recorder, and mp4mux
+  // clamps the decode times of the B-frames to the previous frame's (repeated DTS).
+  bool reorders = false;
   core::Duration connectTimeout{};
   // The live channel of this stream (see live_tap.h); a tap runs while it is wanted.
   std::shared_ptr<LiveChannel> live;
@@ -79,6 +85,13 @@ class Session : public std::enable_shared_from_this<Session> {
     int height = 0;
   };
   StreamInfo streamInfo() const;
+  // The camera reorders frames on this stream (B-frames; reorder_detector.h) and this session
+  // was not built for it (SessionSpec::reorders): it stopped recording at the first
+  // out-of-order frame, before that frame reached the recorder (the native reader stops; the
+  // rtspsrc chain drops everything from there), and posted a kReorderedMessage element message.
+  // The camera then starts the stream again with SessionSpec::reorders. Any thread.
+  bool needsReordering() const { return reordered_.load(std::memory_order_acquire); }
+  static constexpr const char* kReorderedMessage = "sharpeyes-reordered-frames";
 
   // A splitmuxsink-fragment-closed message: the finished segment, once per file.
   std::optional<SegmentClosed> takeClosedSegment(const std::string& location, uint64_t runningTime);
@@ -113,6 +126,8 @@ class Session : public std::enable_shared_from_this<Session> {
   void runNativeReader();                              // reader thread
   void pushAccessUnit(AccessUnit& au, int clockRate);  // reader thread
   void postReaderError(const std::string& message);    // reader thread
+  void stopOnReordering();                             // reader thread
+  void reportReordering();                             // reader thread or parser probe thread, once
   void stopNativeReader();                             // finish() / destructor
   // The native recorder (native reader with recording): reports a closed file on the bus as
   // splitmuxsink does, so the camera handles both recorders alike.
@@ -168,6 +183,8 @@ class Session : public std::enable_shared_from_this<Session> {
   // PTS repair (parser src probe; one streaming thread).
   GstClockTime lastPts_ = GST_CLOCK_TIME_NONE;
   GstClockTime lastFrameDur_ = 0;
+  ReorderDetector parsedReorder_{static_cast<int>(GST_SECOND)};  // on PTS, in ns
+  bool sawKeyframe_ = false;                                     // with SessionSpec::reorders
   // Live tap (parser probe thread; stopLive() once the pipeline no longer streams).
   GstCaps* parsedCaps_ = nullptr;
   std::unique_ptr<LiveTap> liveTap_;
@@ -182,6 +199,8 @@ class Session : public std::enable_shared_from_this<Session> {
   GstClockTime nativeBase_ = 0;
   GstClockTime nativeLastPts_ = GST_CLOCK_TIME_NONE;
   bool nativeWaitKeyframe_ = false;
+  ReorderDetector nativeReorder_;
+  std::atomic<bool> reordered_{false};
   // Native recording: written on the reader thread, closed by finish() after the reader stops.
   std::unique_ptr<NativeSegmentWriter> nativeWriter_;
   bool nativeRecordFailed_ = false;

@@ -1,12 +1,16 @@
 // RTP parsing and H.264/H.265 depayloading for the native reader (ingest/src/h26x_depay.h), fed
 // hand-built packets: every packetisation, access unit boundaries, loss handling (drop until the
-// next keyframe), parameter-set insertion, timestamp unwrapping and garbage.
+// next keyframe), parameter-set insertion, timestamp unwrapping and garbage. And the native
+// reader's reordering (B-frame) detector (ingest/src/reorder_detector.h) on the access units the
+// depayloader makes of such packets.
 #include "h26x_depay.h"
 
 #include <gtest/gtest.h>
 
 #include <random>
 #include <vector>
+
+#include "reorder_detector.h"
 
 namespace sharpeyes::ingest {
 namespace {
@@ -355,5 +359,79 @@ TEST(Depay, RandomPayloadsNeverCrash) {
   }
 }
 
+// 25 fps at 90 kHz: a frame every 3600 ticks. Presentation indexes of an I P B B GOP in the order
+// an encoder sends it (decode order): I0 P3 B1 B2 P6 B4 B5 ...
+constexpr uint32_t kFrame = 3600;
+const std::vector<uint32_t> kIpbbDecodeOrder = {0, 3, 1, 2, 6, 4, 5, 9, 7, 8};
+
+TEST(ReorderDetector, FramesInPresentationOrderAreNotReordering) {
+  ReorderDetector d;
+  for (int64_t i = 0; i < 500; ++i) EXPECT_FALSE(d.observe(90000 + i * kFrame, i == 0));
+  EXPECT_FALSE(d.reordered());
+}
+
+TEST(ReorderDetector, FirstFrameBehindAnEarlierOneIsReportedOnce) {
+  ReorderDetector d;
+  std::vector<bool> seen;
+  for (uint32_t n : kIpbbDecodeOrder) seen.push_back(d.observe(n * int64_t{kFrame}, false));
+  // I0 and P3 are in order; B1 is the first behind an earlier frame (P3, two frames back).
+  EXPECT_EQ(seen, (std::vector<bool>{false, false, true, false, false, false, false, false, false,
+                                     false}));
+  EXPECT_TRUE(d.reordered());
+  EXPECT_EQ(d.stepBackMs(), 80);
+}
+
+TEST(ReorderDetector, ClockRestartsAndDiscontinuitiesAreNotReordering) {
+  ReorderDetector d;
+  EXPECT_FALSE(d.observe(900000, true));
+  EXPECT_FALSE(d.observe(900000 + kFrame, false));
+  // The camera restarted its RTP clock (same SSRC): a second or more back is not a B-frame.
+  EXPECT_FALSE(d.observe(900000 + kFrame - 90000, false));
+  EXPECT_FALSE(d.observe(900000 + 2 * kFrame - 90000, false));
+  // After a discontinuity (loss, new SSRC) the depayloader's timeline may restart anywhere.
+  EXPECT_FALSE(d.observe(500, true));
+  EXPECT_FALSE(d.observe(500 + kFrame, false));
+  EXPECT_FALSE(d.reordered());
+  // Yet a small step back after all that still is reordering.
+  EXPECT_TRUE(d.observe(500 + kFrame / 2, false));
+  // Another clock rate: a step of 3000 ticks at 1 kHz is 3 s back, a restart, not a B-frame.
+  ReorderDetector slow(1000);
+  EXPECT_FALSE(slow.observe(10000, false));
+  EXPECT_FALSE(slow.observe(7000, false));
+  EXPECT_FALSE(slow.reordered());
+}
+
+// The whole path the native reader takes: RTP packets of an H.264 stream with B-frames (as
+// rtph264pay sends them: in decode order, each stamped with its presentation time) through the
+// depayloader, then the detector.
+TEST(ReorderDetector, DetectsBFramesInDepayloadedH264) {
+  const Bytes kBSlice = {0x01, 0x9e, 0x04, 0x05};  // nal_ref_idc 0: a non-reference picture
+  for (bool withBFrames : {false, true}) {
+    Harness h;
+    ReorderDetector d;
+    uint16_t seq = 7;
+    // Near the 32-bit wrap: unwrapped times, not raw ones, are compared.
+    const uint32_t base = 0xffffffffU - 5 * kFrame;
+    for (int gop = 0; gop < 3; ++gop) {
+      for (size_t i = 0; i < kIpbbDecodeOrder.size(); ++i) {
+        const uint32_t n = withBFrames ? kIpbbDecodeOrder[i] : static_cast<uint32_t>(i);
+        const uint32_t ts = base + (gop * 10 + n) * kFrame;
+        if (i == 0) {
+          h.push(seq++, ts, true, stapA({kSps, kPps, kIdr}));
+        } else {
+          h.push(seq++, ts, true, (withBFrames && n % 3 != 0) ? kBSlice : kSlice);
+        }
+      }
+    }
+    h.depay.flush();
+    ASSERT_EQ(h.out.size(), 30U);
+    size_t firstReordered = h.out.size();
+    for (size_t i = 0; i < h.out.size(); ++i) {
+      if (d.observe(h.out[i]) && firstReordered == h.out.size()) firstReordered = i;
+    }
+    EXPECT_EQ(d.reordered(), withBFrames);
+    EXPECT_EQ(firstReordered, withBFrames ? 2U : h.out.size());
+  }
+}
 }  // namespace
 }  // namespace sharpeyes::ingest

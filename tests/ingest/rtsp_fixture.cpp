@@ -38,15 +38,23 @@ RtspFixture::~RtspFixture() {
   g_main_context_unref(context_);
 }
 
-void RtspFixture::addMount(const std::string& path, bool h265, int width, int height, int gop) {
+void RtspFixture::addMount(const std::string& path, bool h265, int width, int height, int gop,
+                           int bframes) {
   const std::string caps = "video/x-raw,width=" + std::to_string(width) +
                            ",height=" + std::to_string(height) + ",framerate=25/1";
+  // zerolatency turns B-frames off; without it x264 keeps its lookahead (a few frames of delay).
+  // The main profile: left to negotiate with rtph264pay, x264 settles on constrained baseline,
+  // which has no B-frames.
+  const std::string x264 = bframes > 0
+                               ? "x264enc speed-preset=ultrafast bframes=" + std::to_string(bframes)
+                               : std::string("x264enc speed-preset=ultrafast tune=zerolatency");
+  const std::string x264Caps = bframes > 0 ? " ! video/x-h264,profile=main" : "";
   const std::string enc =
       h265 ? "x265enc speed-preset=ultrafast tune=zerolatency key-int-max=" + std::to_string(gop) +
                  " bitrate=400 ! video/x-h265,profile=main ! rtph265pay name=pay0 pt=96 "
                  "config-interval=-1"
-           : "x264enc speed-preset=ultrafast tune=zerolatency key-int-max=" + std::to_string(gop) +
-                 " bitrate=400 ! rtph264pay name=pay0 pt=96 config-interval=-1";
+           : x264 + " key-int-max=" + std::to_string(gop) + " bitrate=400" + x264Caps +
+                 " ! rtph264pay name=pay0 pt=96 config-interval=-1";
   // The valve sits before the encoder: stopping it is a camera whose encoder hangs.
   const std::string launch = "( videotestsrc is-live=true pattern=ball ! " + caps +
                              " ! valve name=valve drop=false ! " + enc + " )";

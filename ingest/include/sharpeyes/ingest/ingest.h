@@ -42,7 +42,10 @@ struct StreamSource {
   // Over TCP, kNative reads the RTSP connection with our own reader (ingest/src/
   // rtsp_tcp_client.h: large reads, whole access units into the pipeline) instead of rtspsrc and
   // a depayloader, whose per-RTP-packet work is most of the receive cost (docs/benchmarks.md).
-  // Opt-in while it proves itself; UDP always uses rtspsrc.
+  // It stamps frames in arrival order, so a stream whose frames arrive out of presentation order
+  // (B-frames) is switched to rtspsrc by itself at its first reordered frame, for as long as the
+  // camera runs (one warning; CameraStatus::reader says which reader is in use). Opt-in while it
+  // proves itself; UDP always uses rtspsrc.
   enum class Reader { kRtspsrc, kNative };
   Reader reader = Reader::kRtspsrc;
 };
@@ -107,6 +110,9 @@ struct CameraStatus {
   uint64_t framesAnalysed = 0;  // frames handed to Listener::onFrame
   uint64_t framesDropped = 0;   // analytics frames dropped because the consumer was behind
   std::string codec;            // "h264" | "h265" once known
+  // The main stream's reader: "rtspsrc" | "native" (StreamSource::reader; "rtspsrc" once a
+  // native stream turned out to reorder frames).
+  std::string reader;
   int width = 0;
   int height = 0;
 };

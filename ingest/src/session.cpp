@@ -232,6 +232,10 @@ core::Result<void> Session::start() {
   }
   if (spec_.source.transport == Transport::kTcp && !spec_.source.jitterBufferOverTcp)
     useRtpTimestamper(src);
+  // The decode-time stamper works decode times out from the presentation times' spacing: they
+  // must be the camera's (RTP time), not the jitterbuffer's receipt-slaved ones, which on a busy
+  // machine came unevenly enough to give B-frames equal decode times (seen over UDP).
+  if (spec_.reorders) g_object_set(src, "buffer-mode", 0 /* none: RTP time only */, nullptr);
   g_signal_connect(src, "select-stream", G_CALLBACK(selectStream), this);
   g_signal_connect(src, "pad-added", G_CALLBACK(padAdded), this);
   gst_bin_add(GST_BIN(pipeline_), src);

@@ -55,9 +55,10 @@ struct SessionSpec {
   AnalyticsFeedOptions analyticsOptions;
   bool keyframesOnly = false;
   // The camera reorders frames on this stream (B-frames; Session::needsReordering): read it with
-  // rtspsrc, and work decode times out again (h264timestamper / h265timestamper) before anything
-  // muxes it. Without that, the RTP timestamper's DTS = PTS reaches the recorder, and mp4mux
-  // clamps the decode times of the B-frames to the previous frame's (repeated DTS).
+  // rtspsrc (presentation times from the RTP clock, also over UDP), start at a keyframe, and work
+  // decode times out again (h264timestamper / h265timestamper) before anything muxes it. Without
+  // that, the RTP timestamper's DTS = PTS reaches the recorder, and mp4mux clamps the decode times
+  // of the B-frames to the previous frame's (repeated DTS).
   bool reorders = false;
   core::Duration connectTimeout{};
   // The live channel of this stream (see live_tap.h); a tap runs while it is wanted.

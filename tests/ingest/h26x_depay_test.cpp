@@ -373,6 +373,7 @@ TEST(ReorderDetector, FramesInPresentationOrderAreNotReordering) {
 TEST(ReorderDetector, FirstFrameBehindAnEarlierOneIsReportedOnce) {
   ReorderDetector d;
   std::vector<bool> seen;
+  seen.reserve(kIpbbDecodeOrder.size());
   for (uint32_t n : kIpbbDecodeOrder) seen.push_back(d.observe(n * int64_t{kFrame}, false));
   // I0 and P3 are in order; B1 is the first behind an earlier frame (P3, two frames back).
   EXPECT_EQ(seen, (std::vector<bool>{false, false, true, false, false, false, false, false, false,

@@ -3,9 +3,9 @@
 // the wire) ends up recording through rtspsrc by itself: one warning naming the camera, status
 // reader "rtspsrc", and every segment it recorded, the native reader's before the switch and
 // rtspsrc's after, decodes frame for frame with strictly increasing decode times and keeps its
-// B-frames. A camera configured with rtspsrc on the same stream gets the same treatment (its
-// chain stamped DTS = PTS as well). A camera without B-frames beside them stays on the native
-// reader, unaffected.
+// B-frames. Cameras configured with rtspsrc, over TCP and over UDP, get the same treatment (that
+// chain had no decode times for reordered frames either). A camera without B-frames beside them
+// stays on the native reader, unaffected.
 #include <gtest/gtest.h>
 #include <spdlog/sinks/base_sink.h>
 #include <spdlog/spdlog.h>
@@ -106,6 +106,7 @@ TEST(NativeReaderReordering, BFrameCameraSwitchesToRtspsrcAndOthersStayNative) {
   // Its own mount: the first session starts the media, at a keyframe, as a camera's stream
   // starts for a client (rtspsrc joining a running stream mid-GOP is another matter).
   server.addMount("/bframes2", false, 320, 240, 25, /*bframes=*/2);
+  server.addMount("/bframes3", false, 320, 240, 25, /*bframes=*/2);
   server.addMount("/plain", false, 320, 240, 25);
   TempDir dir;
   RecordingListener listener;
@@ -115,16 +116,20 @@ TEST(NativeReaderReordering, BFrameCameraSwitchesToRtspsrcAndOthersStayNative) {
 
   auto reordering = testCamera("bframes", server.url("/bframes"), dir.str());
   auto viaRtspsrc = testCamera("bframes-rtspsrc", server.url("/bframes2"), dir.str());
+  auto overUdp = testCamera("bframes-udp", server.url("/bframes3"), dir.str());
   auto plain = testCamera("plain", server.url("/plain"), dir.str());
-  for (auto* cam : {&reordering, &viaRtspsrc, &plain}) {
+  for (auto* cam : {&reordering, &viaRtspsrc, &overUdp, &plain}) {
     cam->main.reader = StreamSource::Reader::kNative;
     cam->main.username = "viewer";  // the fixture asks for no login; it must still never show
     cam->main.password = kPassword;
     cam->health.offlineAfterFailures = 100;
   }
   viaRtspsrc.main.reader = StreamSource::Reader::kRtspsrc;
+  overUdp.main.reader = StreamSource::Reader::kRtspsrc;  // what `reader: auto` picks for UDP
+  overUdp.main.transport = Transport::kUdp;
   ASSERT_TRUE(ingest->addCamera(reordering).ok());
   ASSERT_TRUE(ingest->addCamera(viaRtspsrc).ok());
+  ASSERT_TRUE(ingest->addCamera(overUdp).ok());
   ASSERT_TRUE(ingest->addCamera(plain).ok());
 
   // The first session's segment (cut at the switch) and then 2 s ones built for reordering.
@@ -132,13 +137,16 @@ TEST(NativeReaderReordering, BFrameCameraSwitchesToRtspsrcAndOthersStayNative) {
       [&] {
         return listener.segmentsLocked("bframes").size() >= 4 &&
                listener.segmentsLocked("bframes-rtspsrc").size() >= 4 &&
+               listener.segmentsLocked("bframes-udp").size() >= 4 &&
                listener.segmentsLocked("plain").size() >= 3;
       },
       90s))
       << listener.segmentCount("bframes") << " / " << listener.segmentCount("bframes-rtspsrc")
-      << " / " << listener.segmentCount("plain") << " segments";
+      << " / " << listener.segmentCount("bframes-udp") << " / " << listener.segmentCount("plain")
+      << " segments";
   EXPECT_EQ(statusReader(*ingest, "bframes"), "rtspsrc");
   EXPECT_EQ(statusReader(*ingest, "bframes-rtspsrc"), "rtspsrc");
+  EXPECT_EQ(statusReader(*ingest, "bframes-udp"), "rtspsrc");
   EXPECT_EQ(statusReader(*ingest, "plain"), "native");
   for (const auto& s : ingest->status()) {
     EXPECT_EQ(s.state, CameraState::kStreaming) << s.id.str() << ": " << s.reason;
@@ -168,7 +176,7 @@ TEST(NativeReaderReordering, BFrameCameraSwitchesToRtspsrcAndOthersStayNative) {
     }
     return reorderedSegments;
   };
-  for (const char* id : {"bframes", "bframes-rtspsrc"}) {
+  for (const char* id : {"bframes", "bframes-rtspsrc", "bframes-udp"}) {
     SCOPED_TRACE(id);
     auto segments = listener.segments(id);
     ASSERT_GE(segments.size(), 4U);
@@ -197,12 +205,15 @@ TEST(NativeReaderReordering, BFrameCameraSwitchesToRtspsrcAndOthersStayNative) {
       EXPECT_NE(line.find("the native reader cannot record them"), std::string::npos) << line;
     } else if (line.find("camera bframes-rtspsrc main stream") != std::string::npos) {
       ++warnings["bframes-rtspsrc"];
+    } else if (line.find("camera bframes-udp main stream") != std::string::npos) {
+      ++warnings["bframes-udp"];
     } else {
       ADD_FAILURE() << "a warning for another camera: " << line;
     }
   }
   EXPECT_EQ(warnings["bframes"], 1);
   EXPECT_EQ(warnings["bframes-rtspsrc"], 1);
+  EXPECT_EQ(warnings["bframes-udp"], 1);
 }
 
 }  // namespace

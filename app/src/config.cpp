@@ -69,12 +69,21 @@ ingest::Transport readTransport(const YamlMap& m, ingest::Transport fallback) {
 
 using Reader = ingest::StreamSource::Reader;
 
-// `reader: rtspsrc | native` (see ingest::StreamSource::reader).
-Reader readReader(const YamlMap& m, Reader fallback) {
-  const std::string r = m.getString("reader", fallback == Reader::kNative ? "native" : "rtspsrc");
-  if (r == "rtspsrc") return Reader::kRtspsrc;
-  if (r == "native") return Reader::kNative;
-  m.fail("reader", "expected rtspsrc or native, got '" + r + "'");
+// `reader: rtspsrc | native | auto` (see ingest::StreamSource::reader). `auto` is the native
+// reader where it can read (TCP) and rtspsrc elsewhere (UDP), so one `defaults: {reader: auto}`
+// fits a mixed site; `native` asks for the native reader and refuses UDP. Either way a stream
+// that turns out to reorder frames (B-frames) moves to rtspsrc by itself.
+enum class ReaderChoice { kRtspsrc, kNative, kAuto };
+
+ReaderChoice readReader(const YamlMap& m, ReaderChoice fallback) {
+  const char* name = fallback == ReaderChoice::kNative ? "native"
+                     : fallback == ReaderChoice::kAuto ? "auto"
+                                                       : "rtspsrc";
+  const std::string r = m.getString("reader", name);
+  if (r == "rtspsrc") return ReaderChoice::kRtspsrc;
+  if (r == "native") return ReaderChoice::kNative;
+  if (r == "auto") return ReaderChoice::kAuto;
+  m.fail("reader", "expected rtspsrc, native or auto, got '" + r + "'");
 }
 
 void readRecording(const YamlMap& m, ingest::RecordingOptions& r) {
@@ -150,7 +159,7 @@ struct Defaults {
   ingest::AnalyticsFeedOptions feed;
   ingest::Transport transport = ingest::Transport::kTcp;
   bool tcpJitterBuffer = false;  // see ingest::StreamSource::jitterBufferOverTcp
-  Reader reader = Reader::kRtspsrc;
+  ReaderChoice reader = ReaderChoice::kRtspsrc;
 };
 
 CameraEntry readCamera(const YamlMap& cam, const Defaults& d, const GatewayConfig& gw,
@@ -177,11 +186,16 @@ CameraEntry readCamera(const YamlMap& cam, const Defaults& d, const GatewayConfi
   }
   const auto transport = readTransport(cam, d.transport);
   const bool tcpJitterBuffer = cam.getBool("tcp_jitter_buffer", d.tcpJitterBuffer);
-  const Reader reader = readReader(cam, d.reader);
-  if (reader == Reader::kNative && transport == ingest::Transport::kUdp) {
+  const ReaderChoice choice = readReader(cam, d.reader);
+  if (choice == ReaderChoice::kNative && transport == ingest::Transport::kUdp) {
     cam.fail(cam.has("reader") ? "reader" : "transport",
-             "the native reader reads RTSP over TCP only; use transport: tcp or reader: rtspsrc");
+             "the native reader reads RTSP over TCP only; use transport: tcp or reader: rtspsrc "
+             "(or auto)");
   }
+  const Reader reader = choice == ReaderChoice::kRtspsrc || (choice == ReaderChoice::kAuto &&
+                                                             transport == ingest::Transport::kUdp)
+                            ? Reader::kRtspsrc
+                            : Reader::kNative;
   std::string user, password;
   if (auto creds = cam.optionalMap("credentials")) readCredentials(*creds, user, password);
   // What the main and sub URLs share: how they are pulled and with which login.

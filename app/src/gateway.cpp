@@ -1233,6 +1233,7 @@ std::string Gateway::camerasJson() const {
                    {"frames_analysed", s.framesAnalysed},
                    {"frames_dropped", s.framesDropped},
                    {"codec", s.codec},
+                   {"reader", s.reader},
                    {"width", s.width},
                    {"height", s.height}});
   }

@@ -126,9 +126,33 @@ TEST_F(ConfigTest, NativeReaderIsOptInAndTcpOnly) {
       << errorOf(text);
   text = kGood;
   text.replace(text.find("defaults:\n"), 10, "defaults:\n  reader: ffmpeg\n");
-  EXPECT_NE(errorOf(text).find("defaults.reader: expected rtspsrc or native, got 'ffmpeg'"),
+  EXPECT_NE(errorOf(text).find("defaults.reader: expected rtspsrc, native or auto, got 'ffmpeg'"),
             std::string::npos)
       << errorOf(text);
+}
+
+TEST_F(ConfigTest, AutoReaderIsNativeOverTcpAndRtspsrcOverUdp) {
+  using Reader = ingest::StreamSource::Reader;
+  // From defaults: the TCP camera (main and sub) reads natively, the UDP one with rtspsrc.
+  std::string text = kGood;
+  text.replace(text.find("defaults:\n"), 10, "defaults:\n  reader: auto\n");
+  auto cfg = parseGatewayConfig(text, "t.yaml");
+  EXPECT_EQ(cfg.cameras[0].ingest.main.reader, Reader::kNative);
+  EXPECT_EQ(cfg.cameras[0].ingest.sub->reader, Reader::kNative);
+  EXPECT_EQ(cfg.cameras[1].ingest.main.transport, ingest::Transport::kUdp);
+  EXPECT_EQ(cfg.cameras[1].ingest.main.reader, Reader::kRtspsrc);
+
+  // On the camera itself, and overridden there.
+  text = kGood;
+  text.replace(text.find("    transport: udp"), 18, "    transport: udp\n    reader: auto");
+  cfg = parseGatewayConfig(text, "t.yaml");
+  EXPECT_EQ(cfg.cameras[0].ingest.main.reader, Reader::kRtspsrc);  // the default stays rtspsrc
+  EXPECT_EQ(cfg.cameras[1].ingest.main.reader, Reader::kRtspsrc);
+  text = kGood;
+  text.replace(text.find("defaults:\n"), 10, "defaults:\n  reader: auto\n");
+  text.replace(text.find("    transport: udp"), 18, "    transport: tcp");
+  cfg = parseGatewayConfig(text, "t.yaml");
+  EXPECT_EQ(cfg.cameras[1].ingest.main.reader, Reader::kNative);
 }
 
 TEST_F(ConfigTest, UnknownKeyNamesFileLineAndKey) {

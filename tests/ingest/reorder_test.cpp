@@ -84,6 +84,36 @@ int bFramesOf(const std::string& path) {
   return n;
 }
 
+// Every segment plays: each packet decodes (frames == packets), decode times strictly increase,
+// no frame is presented before it is decoded. Returns how many segments hold reordered frames.
+int checkSegments(const std::vector<SegmentClosed>& segments, const std::string& codec = "h264") {
+  int reorderedSegments = 0;
+  for (const auto& s : segments) {
+    const auto probe = probeFile(s.path);
+    EXPECT_TRUE(probe.ok) << s.path << ": " << probe.output;
+    EXPECT_EQ(probe.codec, codec) << s.path;
+    EXPECT_EQ(probe.width, 320) << s.path;
+    const auto packets = packetsOf(s.path);
+    EXPECT_FALSE(packets.empty()) << s.path;
+    EXPECT_EQ(probe.frames, static_cast<long>(packets.size())) << s.path;
+    bool reordered = false;
+    for (size_t i = 0; i < packets.size(); ++i) {
+      if (i > 0) EXPECT_GT(packets[i].dts, packets[i - 1].dts) << s.path << " packet " << i;
+      EXPECT_GE(packets[i].pts, packets[i].dts) << s.path << " packet " << i;
+      if (packets[i].pts != packets[i].dts) reordered = true;
+    }
+    if (reordered) ++reorderedSegments;
+  }
+  return reorderedSegments;
+}
+
+std::vector<SegmentClosed> inStartOrder(std::vector<SegmentClosed> segments) {
+  // The first session's segment is reported by its teardown thread: not always first.
+  std::sort(segments.begin(), segments.end(),
+            [](const auto& a, const auto& b) { return a.start < b.start; });
+  return segments;
+}
+
 std::string statusReader(IngestManager& ingest, const std::string& id) {
   for (const auto& s : ingest.status())
     if (s.id.str() == id) return s.reader;
@@ -154,35 +184,10 @@ TEST(NativeReaderReordering, BFrameCameraSwitchesToRtspsrcAndOthersStayNative) {
   }
   ingest->stop();
 
-  // Every segment plays: each packet decodes (frames == packets), decode times strictly
-  // increase, no frame is presented before it is decoded.
-  const auto checkSegments = [](const std::vector<SegmentClosed>& segments) {
-    int reorderedSegments = 0;
-    for (const auto& s : segments) {
-      const auto probe = probeFile(s.path);
-      EXPECT_TRUE(probe.ok) << s.path << ": " << probe.output;
-      EXPECT_EQ(probe.codec, "h264") << s.path;
-      EXPECT_EQ(probe.width, 320) << s.path;
-      const auto packets = packetsOf(s.path);
-      EXPECT_FALSE(packets.empty()) << s.path;
-      EXPECT_EQ(probe.frames, static_cast<long>(packets.size())) << s.path;
-      bool reordered = false;
-      for (size_t i = 0; i < packets.size(); ++i) {
-        if (i > 0) EXPECT_GT(packets[i].dts, packets[i - 1].dts) << s.path << " packet " << i;
-        EXPECT_GE(packets[i].pts, packets[i].dts) << s.path << " packet " << i;
-        if (packets[i].pts != packets[i].dts) reordered = true;
-      }
-      if (reordered) ++reorderedSegments;
-    }
-    return reorderedSegments;
-  };
   for (const char* id : {"bframes", "bframes-rtspsrc", "bframes-udp"}) {
     SCOPED_TRACE(id);
-    auto segments = listener.segments(id);
+    const auto segments = inStartOrder(listener.segments(id));
     ASSERT_GE(segments.size(), 4U);
-    // The first session's segment is reported by its teardown thread: not always first.
-    std::sort(segments.begin(), segments.end(),
-              [](const auto& a, const auto& b) { return a.start < b.start; });
     // The sessions built for reordering kept the B-frames, in decode order with their own
     // decode times; the first session's segment stopped before the first reordered frame.
     EXPECT_GE(checkSegments(segments), 3);
@@ -214,6 +219,34 @@ TEST(NativeReaderReordering, BFrameCameraSwitchesToRtspsrcAndOthersStayNative) {
   EXPECT_EQ(warnings["bframes"], 1);
   EXPECT_EQ(warnings["bframes-rtspsrc"], 1);
   EXPECT_EQ(warnings["bframes-udp"], 1);
+}
+
+// H.265 the same way: the native reader's detector works on RTP time whatever the codec, and the
+// rtspsrc session gets h265timestamper.
+TEST(NativeReaderReordering, H265BFrameCameraSwitchesToRtspsrc) {
+  RtspFixture server;
+  server.addMount("/hevc-bframes", /*h265=*/true, 320, 240, 25, /*bframes=*/2);
+  TempDir dir;
+  RecordingListener listener;
+  auto made = IngestManager::create({}, listener);
+  ASSERT_TRUE(made.ok()) << made.error().describe();
+  auto ingest = std::move(made).value();
+  auto cam = testCamera("hevc", server.url("/hevc-bframes"), dir.str());
+  cam.main.reader = StreamSource::Reader::kNative;
+  cam.health.offlineAfterFailures = 100;
+  ASSERT_TRUE(ingest->addCamera(cam).ok());
+  ASSERT_TRUE(listener.waitFor([&] { return listener.segmentsLocked("hevc").size() >= 3; }, 90s))
+      << listener.segmentCount("hevc") << " segments";
+  EXPECT_EQ(statusReader(*ingest, "hevc"), "rtspsrc");
+  ingest->stop();
+
+  const auto segments = inStartOrder(listener.segments("hevc"));
+  ASSERT_GE(segments.size(), 3U);
+  EXPECT_EQ(checkSegments({segments.front()}, "hevc"), 0);
+  EXPECT_GE(checkSegments({segments.begin() + 1, segments.end()}, "hevc"), 1);
+  int bFrames = 0;
+  for (const auto& s : segments) bFrames += bFramesOf(s.path);
+  EXPECT_GT(bFrames, 0);
 }
 
 }  // namespace

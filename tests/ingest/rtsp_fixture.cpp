@@ -49,8 +49,13 @@ void RtspFixture::addMount(const std::string& path, bool h265, int width, int he
                                ? "x264enc speed-preset=ultrafast bframes=" + std::to_string(bframes)
                                : std::string("x264enc speed-preset=ultrafast tune=zerolatency");
   const std::string x264Caps = bframes > 0 ? " ! video/x-h264,profile=main" : "";
+  const std::string x265 =
+      bframes > 0
+          ? "x265enc speed-preset=ultrafast option-string=\"bframes=" + std::to_string(bframes) +
+                "\""
+          : std::string("x265enc speed-preset=ultrafast tune=zerolatency");
   const std::string enc =
-      h265 ? "x265enc speed-preset=ultrafast tune=zerolatency key-int-max=" + std::to_string(gop) +
+      h265 ? x265 + " key-int-max=" + std::to_string(gop) +
                  " bitrate=400 ! video/x-h265,profile=main ! rtph265pay name=pay0 pt=96 "
                  "config-interval=-1"
            : x264 + " key-int-max=" + std::to_string(gop) + " bitrate=400" + x264Caps +

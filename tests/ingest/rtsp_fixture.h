@@ -20,9 +20,9 @@ class RtspFixture {
   RtspFixture(const RtspFixture&) = delete;
   RtspFixture& operator=(const RtspFixture&) = delete;
 
-  // H.264 (or H.265) 25 fps test pattern with a keyframe every `gop` frames. `bframes` > 0
-  // (H.264 only): up to that many B-frames between references, so frames arrive out of
-  // presentation order, as from a camera with a "main"/"high" profile B-frame setting.
+  // H.264 (or H.265) 25 fps test pattern with a keyframe every `gop` frames. `bframes` > 0: up
+  // to that many B-frames between references, so frames arrive out of presentation order, as
+  // from a camera with a B-frame setting.
   void addMount(const std::string& path, bool h265 = false, int width = 320, int height = 240,
                 int gop = 25, int bframes = 0);
   std::string url(const std::string& path) const;

@@ -418,7 +418,8 @@ core::Result<void> Gateway::startApi() {
 
 // manageMu_ held.
 void Gateway::startCameras() {
-  for (const auto& cam : *cameraList()) startCamera(cam);
+  const auto cameras = cameraList();  // held: the loop must not outlive the list it walks
+  for (const auto& cam : *cameras) startCamera(cam);
 }
 
 // manageMu_ held (or start, before any change can come).
@@ -987,11 +988,11 @@ void Gateway::rememberCameras(const CameraList& cameras) {
   }
 }
 
-// After a restart PostgreSQL's first event queries of each kind wait for random reads; reading the
-// event relations sequentially first takes ~20 s for 7 GB (docs/storage.md). On a connection of
-// its own, so the index's connection serves requests meanwhile. Needs the pg_prewarm extension.
+// After a restart the first event queries of each kind wait for random reads; reading the event
+// relations first takes ~20 s for 7 GB on PostgreSQL (docs/storage.md). On a connection of its
+// own, so the index's connection serves requests meanwhile. PostgreSQL needs the pg_prewarm
+// extension; SQLite reads the pages through its dbstat table.
 void Gateway::warmEventCache() {
-  if (db_->backend() != "postgresql") return;
   cacheWarmer_ = std::jthread([url = config_.indexPath()](const std::stop_token& stop) {
     const auto started = std::chrono::steady_clock::now();
     const auto seconds = [&started] {
@@ -1012,8 +1013,8 @@ void Gateway::warmEventCache() {
       spdlog::info("storage: event cache not warmed: {}", blocks.error().message);
       return;
     }
-    spdlog::info("storage: read the event relations into the cache ({} blocks) in {:.1f} s",
-                 *blocks, seconds());
+    spdlog::info("storage: read the event relations into the cache ({} pages) in {:.1f} s", *blocks,
+                 seconds());
   });
 }
 

@@ -14,8 +14,9 @@
 // days of segments: the sweeps delete them, and adds 2 000 recorder-path rows).
 // Usage: storage_bench [--events N] [--cameras C] [--days D] [--queries Q]
 //        [--backend sqlite|postgresql|both] [--data DIR] [--dir SCRATCH] [--reuse] [--drop]
-//        [--skip-clip]
+//        [--skip-clip] [--cold] [--warm-events]
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -58,6 +59,8 @@ struct Options {
   bool reuse = false;
   bool drop = false;  // delete the loaded database at the end
   bool skipClip = false;
+  bool cold = false;        // drop the OS caches before the event queries (needs root)
+  bool warmEvents = false;  // then Database::readEventsIntoCache, as the gateway does at start
 };
 
 double secondsSince(Clock::time_point t) {
@@ -211,6 +214,25 @@ void benchBackend(const std::string& name, const std::string& url, const std::st
   auto& raw = (*db)->db();
   printSizes(name, raw, file, m);
   const int64_t spanUs = int64_t{m.eventDays} * 86400 * 1000000;
+
+  // ---- cold start, and the gateway's warm-up ----
+  if (o.cold) {
+    ::sync();
+    std::ofstream drop("/proc/sys/vm/drop_caches");
+    drop << "3\n";
+    drop.close();
+    std::cout << "OS page cache dropped" << (drop ? "" : " (FAILED: not root?)") << " " << loadavg()
+              << "\n";
+  }
+  if (o.warmEvents) {
+    auto warmDb = storage::Database::open(url);
+    if (!warmDb) die("open for the warm-up", warmDb.error());
+    const auto st = Clock::now();
+    auto pages = (*warmDb)->readEventsIntoCache();
+    if (!pages) die("readEventsIntoCache", pages.error());
+    std::cout << "event relations read into the cache: " << *pages << " pages in "
+              << secondsSince(st) << " s " << loadavg() << "\n";
+  }
 
   // ---- event queries ----
   auto events = storage::EventStore::open(*db).value();
@@ -533,12 +555,19 @@ int main(int argc, char** argv) {
       o.drop = true;
     else if (a == "--skip-clip")
       o.skipClip = true;
+    else if (a == "--cold")
+      o.cold = true;
+    else if (a == "--warm-events")
+      o.warmEvents = true;
     else {
       std::cerr << "usage: storage_bench [--events N] [--event-days D] [--cameras C] [--days D]\n"
                    "       [--queries Q] [--backend sqlite|postgresql|both] [--data DIR] [--dir "
                    "SCRATCH]\n"
-                   "       [--reuse] [--drop] [--skip-clip]\n"
+                   "       [--reuse] [--drop] [--skip-clip] [--cold] [--warm-events]\n"
                    "  --data DIR   where the loaded databases live (DIR/sqlite.db, DIR/pg)\n"
+                   "  --cold       drop the OS page cache before the event queries (root)\n"
+                   "  --warm-events  then read the event relations into the cache first, on a\n"
+                   "               connection of their own, as the gateway does at start\n"
                    "  --reuse      measure the database loaded by an earlier run, do not load\n"
                    "  --drop       delete the loaded database at the end\n";
       return 2;

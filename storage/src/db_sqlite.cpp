@@ -3,6 +3,8 @@
 
 #include <cctype>
 #include <map>
+#include <mutex>
+#include <stop_token>
 
 #include "db.h"
 
@@ -88,6 +90,21 @@ class SqliteDb final : public Db {
     if (rc != SQLITE_DONE) return fail(*stmt);
     sqlite3_reset(*stmt);
     return static_cast<int64_t>(sqlite3_changes(db_));
+  }
+
+  // sqlite3_interrupt() from the stopping thread ends the running statement. Registered under
+  // the connection's mutex, so it can only ever interrupt this statement, never another
+  // thread's on the same connection.
+  core::Result<std::vector<Row>> queryCancellable(const std::string& sql,
+                                                  const std::stop_token& stop) override {
+    std::lock_guard lock(mutex());
+    if (stop.stop_requested()) return makeError(ErrorCode::kCancelled, "cancelled");
+    const std::stop_callback interrupt(stop, [this] { sqlite3_interrupt(db_); });
+    auto rows = query(sql, {});
+    if (!rows && stop.stop_requested()) {
+      return makeError(ErrorCode::kCancelled, "sqlite: statement interrupted (cancelled)");
+    }
+    return rows;
   }
 
   core::Result<std::string> integrityCheck() override {

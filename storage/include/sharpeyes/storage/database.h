@@ -43,7 +43,13 @@ class Database {
   // reads (cold event query p99 44-56 ms at 10 M events; after reading the 7.1 GB of event
   // relations, 21 s of sequential reads, 6.2 ms: docs/benchmarks.md, "Cold start"). It holds this
   // connection for as long as the reads take: call it on a Database of its own, off any request
-  // path. kUnsupported on SQLite or without the extension.
+  // path. kUnsupported without the extension.
+  //
+  // SQLite: reads every page of the events table and its indexes (dbstat) into the OS cache and
+  // returns the pages read. A database larger than memory has its event pages evicted by the
+  // segment index's traffic: 100 cameras x 100 days (42.5 GB on a 24 GB machine) gave cold event
+  // query p99 19-26 ms per kind against ~1 ms warm (docs/benchmarks.md). A stop interrupts the
+  // running read (sqlite3_interrupt) and returns kCancelled.
   //
   // `stop`: a request_stop() from any other thread ends the reads early (libpq's cancel request
   // to the server) and this call returns kCancelled within about a second, the connection still

@@ -180,6 +180,7 @@ struct SegmentGenerator::Impl {
   std::vector<core::CameraId> ids;
   std::vector<std::string> heads;
   std::vector<int64_t> lastIds;
+  std::vector<int64_t> bytes;       // per camera, for segment_chain_heads.bytes (migration 11)
   std::vector<int64_t> outageLeft;  // slots still to skip: the camera was offline
   std::vector<bool> h265;
   std::vector<int> width, height;
@@ -197,6 +198,7 @@ SegmentGenerator::SegmentGenerator(const LoadSpec& spec) : impl_(std::make_share
   }
   m.heads.assign(spec.cameras, storage::detail::kGenesisChain);
   m.lastIds.assign(spec.cameras, 0);
+  m.bytes.assign(spec.cameras, 0);
   m.outageLeft.assign(spec.cameras, 0);
 }
 
@@ -250,12 +252,16 @@ bool SegmentGenerator::next(std::vector<std::string>& out) {
            std::to_string(endUs + 150'000 + static_cast<int64_t>(m.rng() % 200'000))};
     m.heads[c] = chain;
     m.lastIds[c] = id;
+    m.bytes[c] += static_cast<int64_t>(s.bytes);
     return true;
   }
 }
 
 const std::vector<std::string>& SegmentGenerator::heads() const {
   return impl_->heads;
+}
+const std::vector<int64_t>& SegmentGenerator::bytes() const {
+  return impl_->bytes;
 }
 const std::vector<int64_t>& SegmentGenerator::lastIds() const {
   return impl_->lastIds;
@@ -377,9 +383,10 @@ LoadReport loadSqlite(const std::string& path, const LoadSpec& spec,
   sqliteExec(db, "BEGIN");
   for (int c = 0; c < spec.cameras; ++c) {
     if (segs.lastIds()[c] == 0) continue;
-    sqliteExec(db, "INSERT INTO segment_chain_heads (camera, chain, last_id) VALUES ('cam-" +
+    sqliteExec(db, "INSERT INTO segment_chain_heads (camera, chain, last_id, bytes) VALUES ('cam-" +
                        std::to_string(c) + "', '" + segs.heads()[c] + "', " +
-                       std::to_string(segs.lastIds()[c]) + ")");
+                       std::to_string(segs.lastIds()[c]) + ", " + std::to_string(segs.bytes()[c]) +
+                       ")");
   }
   sqliteExec(db, "COMMIT");
   rep.segmentSeconds = secondsSince(t);
@@ -517,9 +524,9 @@ LoadReport loadPostgres(const std::string& conninfo, const LoadSpec& spec,
       [&](std::vector<std::string>& row) { return segs.next(row); }, progress);
   for (int c = 0; c < spec.cameras; ++c) {
     if (segs.lastIds()[c] == 0) continue;
-    pg.query("INSERT INTO segment_chain_heads (camera, chain, last_id) VALUES ('cam-" +
+    pg.query("INSERT INTO segment_chain_heads (camera, chain, last_id, bytes) VALUES ('cam-" +
              std::to_string(c) + "', '" + segs.heads()[c] + "', " +
-             std::to_string(segs.lastIds()[c]) + ")");
+             std::to_string(segs.lastIds()[c]) + ", " + std::to_string(segs.bytes()[c]) + ")");
   }
   // Explicit ids were given: move the identity sequences past them.
   pg.query(

@@ -61,6 +61,7 @@ class SegmentGenerator {
   // After the last row: each camera's chain head and last row id.
   const std::vector<std::string>& heads() const;
   const std::vector<int64_t>& lastIds() const;
+  const std::vector<int64_t>& bytes() const;  // each camera's segment bytes
   int64_t rows() const;
 
  private:

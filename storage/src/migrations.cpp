@@ -299,6 +299,15 @@ DROP TABLE segment_tombstones;
 CREATE INDEX segment_deletions_chain ON segment_deletions (camera, chain);
 CREATE INDEX segment_deletions_prev_chain ON segment_deletions (camera, prev_chain);
 )sql"},
+    {11, "segment_bytes_per_camera",
+     // Each camera's indexed bytes, kept up to date by every insert and deletion: retention
+     // measures usage against a quota before every sweep, and SUM(bytes) over the segments
+     // read the whole table (37 GB at 100 cameras x 100 days on SQLite). Computed once here.
+     R"sql(
+ALTER TABLE segment_chain_heads ADD COLUMN bytes BIGINT NOT NULL DEFAULT 0;
+UPDATE segment_chain_heads SET bytes = (SELECT COALESCE(SUM(s.bytes), 0) FROM segments s
+                                        WHERE s.camera = segment_chain_heads.camera);
+)sql"},
 };
 
 std::string forDialect(const std::string& sql, Dialect d) {

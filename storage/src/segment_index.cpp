@@ -199,7 +199,8 @@ class DbSegmentIndex final : public SegmentIndex {
   }
 
   core::Result<uint64_t> totalBytes() override {
-    auto rows = db_.query("SELECT COALESCE(SUM(bytes), 0) FROM segments");
+    // Kept per camera by every insert and deletion (migration 11): never a scan of the rows.
+    auto rows = db_.query("SELECT COALESCE(SUM(bytes), 0) FROM segment_chain_heads");
     if (!rows) return rows.error();
     return static_cast<uint64_t>(rows->front().i64(0));
   }
@@ -440,9 +441,10 @@ class DbSegmentIndex final : public SegmentIndex {
     if (!rows) return rows.error();
     const int64_t id = rows->front().i64(0);
     auto up = db_.execute(
-        "INSERT INTO segment_chain_heads (camera, chain, last_id) VALUES ($1, $2, $3) "
-        "ON CONFLICT (camera) DO UPDATE SET chain = excluded.chain, last_id = excluded.last_id",
-        {s.camera.str(), chain, id});
+        "INSERT INTO segment_chain_heads (camera, chain, last_id, bytes) VALUES ($1, $2, $3, $4) "
+        "ON CONFLICT (camera) DO UPDATE SET chain = excluded.chain, last_id = excluded.last_id, "
+        "bytes = segment_chain_heads.bytes + excluded.bytes",
+        {s.camera.str(), chain, id, static_cast<int64_t>(s.bytes)});
     if (!up) return up.error();
     return id;
   }
@@ -550,12 +552,20 @@ class DbSegmentIndex final : public SegmentIndex {
   // Records the deletion of `rows` (inside the caller's transaction, before the rows go):
   // rows that follow each other in a camera's chain with one reason form a run, and a run that
   // touches a stored run of the same reason (before or after it) is merged into it. Retention
-  // deleting a camera's oldest rows day after day therefore keeps extending one row.
+  // deleting a camera's oldest rows day after day therefore keeps extending one row. Their
+  // bytes come off their camera's total in segment_chain_heads (migration 11).
   core::Result<void> recordDeletions(std::vector<Doomed> rows) {
     std::sort(rows.begin(), rows.end(), [](const Doomed& a, const Doomed& b) {
       return a.camera != b.camera ? a.camera < b.camera : a.id < b.id;
     });
     const int64_t now = nowMicros();
+    std::map<std::string, int64_t> bytesGone;  // per camera, off segment_chain_heads.bytes
+    for (const Doomed& r : rows) bytesGone[r.camera] += r.bytes;
+    for (const auto& [camera, bytes] : bytesGone) {
+      auto n = db_.execute("UPDATE segment_chain_heads SET bytes = bytes - $2 WHERE camera = $1",
+                           {camera, bytes});
+      if (!n) return n.error();
+    }
     for (size_t i = 0; i < rows.size();) {
       const Doomed& first = rows[i];
       Run run;

@@ -54,33 +54,27 @@ struct Packet {
 // The video packets of a file in stored (decode) order, as libav's demuxer reads them.
 std::vector<Packet> packetsOf(const std::string& path) {
   std::vector<Packet> out;
-  const std::string cmd =
+  const auto run = runCommand(
       "ffprobe -v error -select_streams v:0 -show_entries packet=pts,dts -of "
       "csv=p=0 '" +
-      path + "' 2>&1";
-  FILE* f = popen(cmd.c_str(), "r");
-  if (!f) return out;
-  char line[256];
-  while (fgets(line, sizeof line, f)) {
+      path + "' 2>&1");
+  if (!run) return out;
+  for (const std::string& line : run->lines) {
     long long pts = 0, dts = 0;
-    if (std::sscanf(line, "%lld,%lld", &pts, &dts) == 2) out.push_back({pts, dts});
+    if (std::sscanf(line.c_str(), "%lld,%lld", &pts, &dts) == 2) out.push_back({pts, dts});
   }
-  pclose(f);
   return out;
 }
 
 // Frames the decoder reports as B pictures.
 int bFramesOf(const std::string& path) {
-  const std::string cmd =
+  const auto run = runCommand(
       "ffprobe -v error -select_streams v:0 -show_entries frame=pict_type -of "
       "csv=p=0 '" +
-      path + "' 2>&1";
-  FILE* f = popen(cmd.c_str(), "r");
-  if (!f) return -1;
+      path + "' 2>&1");
+  if (!run) return -1;
   int n = 0;
-  char line[64];
-  while (fgets(line, sizeof line, f)) n += line[0] == 'B' ? 1 : 0;
-  pclose(f);
+  for (const std::string& line : run->lines) n += !line.empty() && line[0] == 'B' ? 1 : 0;
   return n;
 }
 
@@ -98,7 +92,9 @@ int checkSegments(const std::vector<SegmentClosed>& segments, const std::string&
     EXPECT_EQ(probe.frames, static_cast<long>(packets.size())) << s.path;
     bool reordered = false;
     for (size_t i = 0; i < packets.size(); ++i) {
-      if (i > 0) EXPECT_GT(packets[i].dts, packets[i - 1].dts) << s.path << " packet " << i;
+      if (i > 0) {
+        EXPECT_GT(packets[i].dts, packets[i - 1].dts) << s.path << " packet " << i;
+      }
       EXPECT_GE(packets[i].pts, packets[i].dts) << s.path << " packet " << i;
       if (packets[i].pts != packets[i].dts) reordered = true;
     }
@@ -180,7 +176,9 @@ TEST(NativeReaderReordering, BFrameCameraSwitchesToRtspsrcAndOthersStayNative) {
   EXPECT_EQ(statusReader(*ingest, "plain"), "native");
   for (const auto& s : ingest->status()) {
     EXPECT_EQ(s.state, CameraState::kStreaming) << s.id.str() << ": " << s.reason;
-    if (s.id.str() == "plain") EXPECT_EQ(s.reconnects, 0U) << s.reason;
+    if (s.id.str() == "plain") {
+      EXPECT_EQ(s.reconnects, 0U) << s.reason;
+    }
   }
   ingest->stop();
 

@@ -3,15 +3,18 @@
 // a test wait for a condition with a deadline, camera configs with short timeouts, ffprobe.
 
 #include <gtest/gtest.h>
+#include <sys/types.h>
 
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -151,21 +154,39 @@ struct Probe {
   std::string output;
 };
 
+// A shell command's output lines (without their newlines) and its exit status as pclose()
+// gives it; none when the command could not be started.
+struct CommandOutput {
+  std::vector<std::string> lines;
+  int status = -1;
+};
+inline std::optional<CommandOutput> runCommand(const std::string& cmd) {
+  FILE* f = popen(cmd.c_str(), "r");
+  if (!f) return std::nullopt;
+  CommandOutput out;
+  char* line = nullptr;
+  size_t capacity = 0;
+  for (ssize_t n; (n = getline(&line, &capacity, f)) >= 0;) {
+    std::string s(line, static_cast<size_t>(n));
+    if (!s.empty() && s.back() == '\n') s.pop_back();
+    out.lines.push_back(std::move(s));
+  }
+  free(line);  // NOLINT(cppcoreguidelines-no-malloc): getline's buffer
+  out.status = pclose(f);
+  return out;
+}
+
 // Decodes every frame of the file with ffprobe (libav), as a user's player would.
 inline Probe probeFile(const std::string& path) {
   Probe p;
-  const std::string cmd =
+  const auto out = runCommand(
       "ffprobe -v error -count_frames -select_streams v:0 -show_entries "
       "stream=codec_name,width,height,nb_read_frames -show_entries format=duration -of "
       "default=nw=1 '" +
-      path + "' 2>&1";
-  FILE* f = popen(cmd.c_str(), "r");
-  if (!f) return p;
-  char line[512];
-  while (fgets(line, sizeof line, f)) {
-    std::string s(line);
-    p.output += s;
-    if (!s.empty() && s.back() == '\n') s.pop_back();
+      path + "' 2>&1");
+  if (!out) return p;
+  for (const std::string& s : out->lines) {
+    p.output += s + "\n";
     const auto eq = s.find('=');
     if (eq == std::string::npos) continue;
     const std::string k = s.substr(0, eq), v = s.substr(eq + 1);
@@ -178,7 +199,7 @@ inline Probe probeFile(const std::string& path) {
     } catch (...) {
     }
   }
-  p.ok = pclose(f) == 0 && p.frames > 0 && p.output.find("rror") == std::string::npos;
+  p.ok = out->status == 0 && p.frames > 0 && p.output.find("rror") == std::string::npos;
   return p;
 }
 

@@ -35,14 +35,19 @@ inline core::Result<std::string> freshPostgresDatabase() {
   return base + " dbname=" + name;
 }
 
+// The URL of a fresh, empty database on either backend (SQLite: `file` in `dir`), for a test
+// that opens it more than once (an upgrade, a second connection).
+inline core::Result<std::string> freshBackendUrl(const std::string& backend, const TempDir& dir,
+                                                 const std::string& file = "index.db") {
+  if (backend == "postgresql") return freshPostgresDatabase();
+  return "sqlite:" + (dir.path() / file).string();
+}
+
 inline core::Result<std::shared_ptr<Database>> openBackend(const std::string& backend,
                                                            const TempDir& dir) {
-  if (backend == "postgresql") {
-    auto url = freshPostgresDatabase();
-    if (!url) return url.error();
-    return Database::open(*url);
-  }
-  return Database::open("sqlite:" + (dir.path() / "index.db").string());
+  auto url = freshBackendUrl(backend, dir);
+  if (!url) return url.error();
+  return Database::open(*url);
 }
 
 }  // namespace sharpeyes::storage::testing

@@ -43,6 +43,16 @@ core::Event makeEvent(int i) {
   return e;
 }
 
+// makeEvent(0) to makeEvent(n - 1), stored through `db` in one call.
+void storeEvents(const std::shared_ptr<Database>& db, int n) {
+  auto store = EventStore::open(db);
+  ASSERT_TRUE(store);
+  std::vector<core::Event> events;
+  events.reserve(static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) events.push_back(makeEvent(i));
+  ASSERT_TRUE((*store)->storeMany(events));
+}
+
 class EventStoreTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
@@ -113,12 +123,7 @@ TEST_P(EventStoreTest, RoundTripAndPhaseMerge) {
 TEST_P(EventStoreTest, ReadsTheEventRelationsIntoTheCache) {
   auto db = testing::openBackend(GetParam(), dir_);
   ASSERT_TRUE(db) << db.error().describe();
-  auto store = EventStore::open(*db);
-  ASSERT_TRUE(store);
-  std::vector<core::Event> events;
-  events.reserve(2000);
-  for (int i = 0; i < 2000; ++i) events.push_back(makeEvent(i));
-  ASSERT_TRUE((*store)->storeMany(events));
+  ASSERT_NO_FATAL_FAILURE(storeEvents(*db, 2000));
 
   auto warmed = (*db)->readEventsIntoCache();
   if (GetParam() == "sqlite") {
@@ -163,16 +168,11 @@ TEST_P(EventStoreTest, CacheWarmUpIsCancelledFromAnotherThread) {
   if (GetParam() == "sqlite") {
     // SQLite reads the pages of the events table and its indexes (dbstat), on a connection of
     // its own, and a stop interrupts the running read (sqlite3_interrupt).
-    auto db = testing::openBackend(GetParam(), dir_);
-    ASSERT_TRUE(db);
-    {
-      auto store = EventStore::open(*db);
-      ASSERT_TRUE(store);
-      std::vector<core::Event> events;
-      events.reserve(5000);
-      for (int i = 0; i < 5000; ++i) events.push_back(makeEvent(i));
-      ASSERT_TRUE((*store)->storeMany(events));
-    }
+    auto url = testing::freshBackendUrl(GetParam(), dir_);
+    ASSERT_TRUE(url) << url.error().describe();
+    auto db = Database::open(*url);
+    ASSERT_TRUE(db) << db.error().describe();
+    ASSERT_NO_FATAL_FAILURE(storeEvents(*db, 5000));
     // Other tables hold pages too: the warm-up reads the events' B-trees only.
     ASSERT_TRUE((*db)->db().execScript(
         "CREATE TABLE filler (x TEXT); WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 "
@@ -185,7 +185,7 @@ TEST_P(EventStoreTest, CacheWarmUpIsCancelledFromAnotherThread) {
     ASSERT_GT((*expected)[0].i64(0), 50);
     ASSERT_GT((*all)[0].i64(0), (*expected)[0].i64(0) + 100);
 
-    auto warmDb = Database::open("sqlite:" + (dir_.path() / "index.db").string());
+    auto warmDb = Database::open(*url);
     ASSERT_TRUE(warmDb) << warmDb.error().describe();
     auto early = (*warmDb)->readEventsIntoCache(stopped.get_token());
     ASSERT_FALSE(early);
@@ -227,14 +227,7 @@ TEST_P(EventStoreTest, CacheWarmUpIsCancelledFromAnotherThread) {
   auto watcher = Database::open(*url);
   ASSERT_TRUE(warmDb && holder && watcher);
   ASSERT_TRUE((*warmDb)->db().execScript("CREATE EXTENSION pg_prewarm"));
-  {
-    auto store = EventStore::open(*warmDb);
-    ASSERT_TRUE(store);
-    std::vector<core::Event> events;
-    events.reserve(200);
-    for (int i = 0; i < 200; ++i) events.push_back(makeEvent(i));
-    ASSERT_TRUE((*store)->storeMany(events));
-  }
+  ASSERT_NO_FATAL_FAILURE(storeEvents(*warmDb, 200));
 
   // A stop requested before the call: nothing is read.
   auto early = (*warmDb)->readEventsIntoCache(stopped.get_token());
@@ -511,12 +504,7 @@ TEST(PostgresEventQueryTest, RepeatedStatementsArePlannedWithTheirValues) {
   TempDir dir;
   auto db = testing::openBackend("postgresql", dir);
   ASSERT_TRUE(db) << db.error().describe();
-  auto store = EventStore::open(*db);
-  ASSERT_TRUE(store);
-  std::vector<core::Event> all;
-  all.reserve(50);
-  for (int i = 0; i < 50; ++i) all.push_back(makeEvent(i));
-  ASSERT_TRUE((*store)->storeMany(all));
+  ASSERT_NO_FATAL_FAILURE(storeEvents(*db, 50));
   auto& raw = (*db)->db();
   ASSERT_TRUE(raw.execScript(
       "PREPARE township (bigint, bigint, text, text) AS SELECT seq FROM events WHERE "

@@ -349,14 +349,9 @@ TEST_P(SegmentIndexTest, DeletionsAreKeptAsRunsThatExtendAndJoin) {
 // one-segment run (times and sizes unknown), the chain still verifies, and new deletions next
 // to them join them.
 TEST_P(SegmentIndexTest, UpgradeTurnsTombstonesIntoRuns) {
-  std::string url;
-  if (GetParam() == "postgresql") {
-    auto fresh = testing::freshPostgresDatabase();
-    ASSERT_TRUE(fresh) << fresh.error().describe();
-    url = *fresh;
-  } else {
-    url = "sqlite:" + (dir_.path() / "upgrade.db").string();
-  }
+  auto fresh = testing::freshBackendUrl(GetParam(), dir_, "upgrade.db");
+  ASSERT_TRUE(fresh) << fresh.error().describe();
+  const std::string url = *fresh;
   std::vector<int64_t> ids;
   {
     auto db = Database::open(url);
@@ -424,14 +419,9 @@ TEST_P(SegmentIndexTest, UpgradeTurnsTombstonesIntoRuns) {
 // totalBytes() (what retention measures against a quota before every sweep) is each camera's
 // running total, not a scan of the rows; migration 11 computes it once for an existing index.
 TEST_P(SegmentIndexTest, TotalBytesIsKeptPerCameraAndComputedAtTheUpgrade) {
-  std::string url;
-  if (GetParam() == "postgresql") {
-    auto fresh = testing::freshPostgresDatabase();
-    ASSERT_TRUE(fresh) << fresh.error().describe();
-    url = *fresh;
-  } else {
-    url = "sqlite:" + (dir_.path() / "bytes.db").string();
-  }
+  auto fresh = testing::freshBackendUrl(GetParam(), dir_, "bytes.db");
+  ASSERT_TRUE(fresh) << fresh.error().describe();
+  const std::string url = *fresh;
   {
     auto db = Database::open(url);
     ASSERT_TRUE(db) << db.error().describe();

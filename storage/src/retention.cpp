@@ -164,12 +164,59 @@ class RetentionImpl final : public Retention {
                              RetentionReport& report) {
     std::map<int64_t, const core::Segment*> byId;
     for (const auto& s : segs) byId[s.id] = &s;
-    // Mark every row first (one transaction per reason), so that a crash from here on leaves
-    // garbage rows that reconcile finishes, never a row without a file.
+    // One audit entry per camera and reason in the batch, not one per segment: at 100 cameras
+    // retention deletes ~864 000 segments a day, and entries per segment grew the database by
+    // ~320 MB a day. The entry names the camera, how many segments, the recorded time they
+    // span, their bytes, the first and last row id, and a SHA-256 over the files' SHA-256 in id
+    // order, which ties it to exactly the files deleted (the deletion runs in the index keep the
+    // chain values that step over them).
+    struct Group {
+      std::vector<const core::Segment*> segments;
+      uint64_t bytes = 0;
+    };
+    std::map<std::pair<std::string, std::string>, Group> groups;  // (camera, reason)
     std::map<std::string, std::vector<int64_t>> byReason;
-    for (const auto& d : plan.deletions) byReason[d.reason].push_back(d.id);
+    for (const auto& d : plan.deletions) {
+      const core::Segment& s = *byId.at(d.id);
+      Group& g = groups[{s.camera.str(), d.reason}];
+      g.segments.push_back(&s);
+      g.bytes += s.bytes;
+      byReason[d.reason].push_back(d.id);
+    }
+    std::map<std::string, std::vector<std::pair<std::string, std::string>>> auditByReason;
+    std::vector<std::string> actions;
+    for (auto& [key, g] : groups) {
+      std::sort(g.segments.begin(), g.segments.end(),
+                [](const core::Segment* a, const core::Segment* b) { return a->id < b->id; });
+      core::WallTime begin = g.segments.front()->start;
+      core::WallTime end = g.segments.front()->end;
+      std::string hashes;
+      for (const core::Segment* s : g.segments) {
+        begin = std::min(begin, s->start);
+        end = std::max(end, s->end);
+        hashes += s->sha256;
+      }
+      std::string line = key.second + ": " + std::to_string(g.segments.size()) +
+                         (g.segments.size() == 1 ? " segment" : " segments") + " recorded " +
+                         core::formatIso8601(begin) + " to " + core::formatIso8601(end) + ", " +
+                         std::to_string(g.bytes) + " bytes, segment ids " +
+                         std::to_string(g.segments.front()->id) + " to " +
+                         std::to_string(g.segments.back()->id) +
+                         ", SHA-256 of the files' SHA-256 in id order " + core::sha256Hex(hashes);
+      actions.push_back("deleted " + key.first + " " + line);
+      auditByReason[key.second].emplace_back(key.first, std::move(line));
+    }
+    // Mark every row first (one transaction per reason), so that a crash from here on leaves
+    // garbage rows that reconcile finishes, never a row without a file. A marked row is as good
+    // as deleted, so its audit entries are written in the same transaction: before, they were
+    // written after the rows were dropped, and a crash in between lost them while the deletions
+    // stood.
     for (const auto& [reason, ids] : byReason) {
-      auto m = index_.markGarbageMany(ids, reason);
+      const auto& entries = auditByReason[reason];
+      auto m = index_.markGarbageMany(ids, reason, [&]() -> core::Result<void> {
+        if (cases_ == nullptr) return {};
+        return cases_->appendAuditMany({"retention", "gateway"}, "delete", entries);
+      });
       if (!m) return m;
     }
     std::set<std::string> dirs;
@@ -189,51 +236,11 @@ class RetentionImpl final : public Retention {
     for (const auto& d : plan.deletions) ids.push_back(d.id);
     auto dropped = index_.dropGarbageMany(ids);
     if (!dropped) return dropped;
-    // One audit entry per camera and reason in the batch, not one per segment: at 100 cameras
-    // retention deletes ~864 000 segments a day, and entries per segment grew the database by
-    // ~320 MB a day. The entry names the camera, how many segments, the recorded time they
-    // span, their bytes, the first and last row id, and a SHA-256 over the files' SHA-256 in id
-    // order, which ties it to exactly the files deleted (the deletion runs in the index keep the
-    // chain values that step over them).
-    struct Group {
-      std::vector<const core::Segment*> segments;
-      uint64_t bytes = 0;
-    };
-    std::map<std::pair<std::string, std::string>, Group> groups;  // (camera, reason)
     for (const auto& d : plan.deletions) {
-      const core::Segment& s = *byId.at(d.id);
       ++report.deleted;
-      report.bytesFreed += s.bytes;
-      Group& g = groups[{s.camera.str(), d.reason}];
-      g.segments.push_back(&s);
-      g.bytes += s.bytes;
+      report.bytesFreed += byId.at(d.id)->bytes;
     }
-    std::vector<std::pair<std::string, std::string>> audit;
-    for (auto& [key, g] : groups) {
-      std::sort(g.segments.begin(), g.segments.end(),
-                [](const core::Segment* a, const core::Segment* b) { return a->id < b->id; });
-      core::WallTime begin = g.segments.front()->start;
-      core::WallTime end = g.segments.front()->end;
-      std::string hashes;
-      for (const core::Segment* s : g.segments) {
-        begin = std::min(begin, s->start);
-        end = std::max(end, s->end);
-        hashes += s->sha256;
-      }
-      std::string line = key.second + ": " + std::to_string(g.segments.size()) +
-                         (g.segments.size() == 1 ? " segment" : " segments") + " recorded " +
-                         core::formatIso8601(begin) + " to " + core::formatIso8601(end) + ", " +
-                         std::to_string(g.bytes) + " bytes, segment ids " +
-                         std::to_string(g.segments.front()->id) + " to " +
-                         std::to_string(g.segments.back()->id) +
-                         ", SHA-256 of the files' SHA-256 in id order " + core::sha256Hex(hashes);
-      report.actions.push_back("deleted " + key.first + " " + line);
-      audit.emplace_back(key.first, std::move(line));
-    }
-    if (cases_ != nullptr) {
-      auto a = cases_->appendAuditMany({"retention", "gateway"}, "delete", audit);
-      if (!a) return a;
-    }
+    for (auto& a : actions) report.actions.push_back(std::move(a));
     return {};
   }
 

@@ -73,6 +73,7 @@ std::vector<core::Segment> toSegments(const std::vector<Row>& rows) {
 
 class DbSegmentIndex final : public SegmentIndex {
  public:
+  using SegmentIndex::markGarbageMany;
   explicit DbSegmentIndex(std::shared_ptr<Database> database)
       : database_(std::move(database)), db_(database_->db()) {}
 
@@ -240,8 +241,9 @@ class DbSegmentIndex final : public SegmentIndex {
 
   // Batched: a handful of statements per kIdsPerStatement ids instead of several per id, which
   // on PostgreSQL (one network round trip per statement) made retention crawl.
-  core::Result<void> markGarbageMany(const std::vector<int64_t>& ids,
-                                     const std::string& reason) override {
+  core::Result<void> markGarbageMany(
+      const std::vector<int64_t>& ids, const std::string& reason,
+      const std::function<core::Result<void>()>& alsoInTransaction) override {
     auto tx = detail::Tx::begin(db_);
     if (!tx) return tx.error();
     const int64_t now = nowMicros();
@@ -263,6 +265,10 @@ class DbSegmentIndex final : public SegmentIndex {
               .append(") ON CONFLICT (segment_id) DO NOTHING"),
           p.values());
       if (!n) return n.error();
+    }
+    if (alsoInTransaction) {
+      auto also = alsoInTransaction();
+      if (!also) return also;
     }
     return (*tx)->commit();
   }

@@ -10,6 +10,7 @@
 #include "db.h"
 #include "sharpeyes/storage/case_store.h"
 #include "sharpeyes/storage/database.h"
+#include "sharpeyes/storage/recorder.h"
 #include "sharpeyes/storage/segment_index.h"
 
 namespace sharpeyes::storage {
@@ -330,6 +331,90 @@ TEST_P(RetentionTest, HeldRecordingsFillingTheQuotaRaiseStorageFull) {
   ASSERT_EQ(alerts.size(), 1u);
   EXPECT_EQ(alerts[0].used, 20000u);
   EXPECT_EQ(index_->all()->size(), 20u);
+}
+
+// A statement on `table` fails with "refused" while the trigger is there: the way to make one
+// step of a sweep fail for real on either backend.
+void refuse(Database& db, const std::string& backend, const std::string& table,
+            const std::string& event) {
+  const std::string name = "refuse_" + table;
+  if (backend == "sqlite") {
+    ASSERT_TRUE(db.db().execute("CREATE TRIGGER " + name + " BEFORE " + event + " ON " + table +
+                                " BEGIN SELECT RAISE(ABORT, 'refused'); END"));
+  } else {
+    ASSERT_TRUE(
+        db.db().execute("CREATE OR REPLACE FUNCTION refuse() RETURNS trigger LANGUAGE "
+                        "plpgsql AS $$BEGIN RAISE EXCEPTION 'refused'; END$$"));
+    ASSERT_TRUE(db.db().execute("CREATE TRIGGER " + name + " BEFORE " + event + " ON " + table +
+                                " FOR EACH ROW EXECUTE FUNCTION refuse()"));
+  }
+}
+
+void allow(Database& db, const std::string& backend, const std::string& table) {
+  const std::string name = "refuse_" + table;
+  ASSERT_TRUE(db.db().execute(backend == "sqlite" ? "DROP TRIGGER " + name
+                                                  : "DROP TRIGGER " + name + " ON " + table));
+}
+
+// Segments counted in the "delete" audit entries, per camera.
+std::map<std::string, int> auditedDeletions(CaseStore& cases) {
+  std::map<std::string, int> out;
+  const auto log = cases.auditLog(0, 1000);
+  EXPECT_TRUE(log);
+  if (!log) return out;
+  for (const auto& e : *log) {
+    if (e.action != "delete") continue;
+    const auto colon = e.details.find(": ");
+    out[e.target] += std::stoi(e.details.substr(colon + 2));
+  }
+  return out;
+}
+
+TEST_P(RetentionTest, AuditEntriesAreWrittenWithTheMarksSoNoDeletionGoesUnrecorded) {
+  RetentionPolicy p;
+  p.maxAge[cam("cam-a")] = 30s;  // cam-a's first 7 segments are past it at kT0 + 100 s
+  p.quotaBytes = 1ull << 40;
+  auto r = make(p);
+
+  // 1. The audit log refuses the entry: nothing is marked, no file is touched.
+  refuse(*db_, GetParam(), "audit_log", "INSERT");
+  auto failed = r->sweep(kT0 + 100s);
+  ASSERT_FALSE(failed);
+  EXPECT_NE(failed.error().message.find("refused"), std::string::npos) << failed.error().message;
+  EXPECT_TRUE(index_->garbage()->empty());
+  EXPECT_EQ(index_->all()->size(), 20u);
+  for (int i = 0; i < 10; ++i) {
+    EXPECT_TRUE(fs::exists(root_ / ("cam-a/" + std::to_string(i) + ".mp4"))) << i;
+  }
+  EXPECT_TRUE(auditedDeletions(*cases_).empty());
+  allow(*db_, GetParam(), "audit_log");
+
+  // 2. A crash after the marks (here: dropping the rows fails, after the files are unlinked):
+  // the entries are already there, and finishing the deletion (reconcile, as at the next start)
+  // writes none twice.
+  refuse(*db_, GetParam(), "segments", "DELETE");
+  ASSERT_FALSE(r->sweep(kT0 + 100s));
+  EXPECT_EQ(index_->garbage()->size(), 3u) << "the first batch of 3 is marked";
+  EXPECT_FALSE(fs::exists(root_ / "cam-a/0.mp4"));
+  EXPECT_EQ(auditedDeletions(*cases_), (std::map<std::string, int>{{"cam-a", 3}}));
+  allow(*db_, GetParam(), "segments");
+  RecorderOptions ro;
+  ro.root = root_.string();
+  auto recorder = Recorder::create(ro, *index_);
+  ASSERT_TRUE(recorder) << recorder.error().describe();
+  auto reconciled = (*recorder)->reconcile(false);
+  ASSERT_TRUE(reconciled) << reconciled.error().describe();
+  EXPECT_TRUE(index_->garbage()->empty());
+  EXPECT_EQ(index_->all()->size(), 17u);
+
+  // 3. The sweep goes on from there: every deleted segment is in exactly one entry.
+  auto report = r->sweep(kT0 + 100s);
+  ASSERT_TRUE(report) << report.error().describe();
+  EXPECT_EQ(report->deleted, 4);
+  EXPECT_EQ(index_->query(cam("cam-a"), {kT0, kT0 + 1000s})->size(), 3u);
+  EXPECT_EQ(auditedDeletions(*cases_), (std::map<std::string, int>{{"cam-a", 7}}));
+  EXPECT_TRUE(cases_->verifyAudit()->ok());
+  EXPECT_TRUE(index_->verifyChain(cam("cam-a"))->ok());
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, RetentionTest, ::testing::Values("sqlite", "postgresql"));

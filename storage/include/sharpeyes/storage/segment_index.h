@@ -11,6 +11,7 @@
 // Thread-safety: every method may be called from any thread (the implementation serialises).
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -98,9 +99,17 @@ class SegmentIndex {
   virtual core::Result<std::vector<GarbageEntry>> garbage() = 0;
   virtual core::Result<void> dropGarbage(int64_t id) = 0;
   virtual core::Result<bool> isGarbage(int64_t id) = 0;
-  // The same for many rows, each in one transaction (retention sweeps).
-  virtual core::Result<void> markGarbageMany(const std::vector<int64_t>& ids,
-                                             const std::string& reason) = 0;
+  // The same for many rows, each in one transaction (retention sweeps). `alsoInTransaction`
+  // runs inside the marking transaction, after the rows are marked: its error rolls the marks
+  // back. Retention writes its audit entries there, so that a deletion (certain once marked:
+  // reconcile finishes it after a crash) is never without its entry, nor an entry without it,
+  // when the audit log is on the same Database.
+  virtual core::Result<void> markGarbageMany(
+      const std::vector<int64_t>& ids, const std::string& reason,
+      const std::function<core::Result<void>()>& alsoInTransaction) = 0;
+  core::Result<void> markGarbageMany(const std::vector<int64_t>& ids, const std::string& reason) {
+    return markGarbageMany(ids, reason, {});
+  }
   virtual core::Result<void> dropGarbageMany(const std::vector<int64_t>& ids) = 0;
 
   virtual core::Result<ChainReport> verifyChain(const core::CameraId& camera) = 0;

@@ -448,6 +448,7 @@ core::Result<void> Session::buildChain(const std::string& encoding, GstPad* srcP
     std::lock_guard lock(mutex_);
     parse_ = parse;
     info_.codec = codecName(encoding);
+    sizeFromRecorder_ = nativeWriter_ != nullptr;
   }
   // Sinks first, so nothing pushes into an element that is not ready.
   for (auto it = all.rbegin(); it != all.rend(); ++it) gst_element_sync_state_with_parent(*it);
@@ -588,7 +589,6 @@ void Session::pushAccessUnit(AccessUnit& au, int clockRate) {
 
   // What the parser probe does for rtspsrc's pipeline, done here: the pipeline may see nothing.
   lastBufferNs_.store(monoNowNs(), std::memory_order_relaxed);
-  gotData_.store(true, std::memory_order_relaxed);
   if (spec_.kind == SessionSpec::Kind::kMain) {
     countMainFrame(au.data.size());
     std::lock_guard lock(mutex_);
@@ -616,23 +616,28 @@ void Session::pushAccessUnit(AccessUnit& au, int clockRate) {
   const bool pushIt = feed && nativeFeeding_ && !nativeWaitKeyframe_;
   if (pushIt && nativeWriter_) forPipeline = au.data;  // the recorder takes the original
 
+  std::optional<core::Error> recordError;
   if (nativeWriter_ && !nativeRecordFailed_) {
     auto outcome = nativeWriter_->write(au, pts);
     if (outcome.closed) postSegmentClosed(*outcome.closed);
-    if (outcome.error) {
-      // Like a filesink error: the camera reconnects with backoff, and the reason says why.
-      nativeRecordFailed_ = true;
-      postReaderError("recording: " + outcome.error->message);
-      native_->stop();
-      return;
-    }
     if (au.keyframe && nativeWriter_->width() > 0) {  // a new size comes with a keyframe
       std::lock_guard lock(mutex_);
       info_.width = nativeWriter_->width();
       info_.height = nativeWriter_->height();
     }
+    recordError = std::move(outcome.error);
   } else if (pushIt) {
     forPipeline = std::move(au.data);
+  }
+  // Only once the size is known: the camera's watchdog reports "streaming" (with the size) as
+  // soon as it sees data.
+  gotData_.store(true, std::memory_order_relaxed);
+  if (recordError) {
+    // Like a filesink error: the camera reconnects with backoff, and the reason says why.
+    nativeRecordFailed_ = true;
+    postReaderError("recording: " + recordError->message);
+    native_->stop();
+    return;
   }
   if (!pushIt) return;
   if (gst_app_src_get_current_level_bytes(GST_APP_SRC(appsrc_)) > kNativeQueueBytes) {
@@ -706,8 +711,15 @@ GstPadProbeReturn Session::onParsedData(GstPad* pad, GstPadProbeInfo* info) {
         liveFailed_ = false;
       }
       std::lock_guard lock(mutex_);
-      info_.width = w;
-      info_.height = h;
+      // Caps without a size (the parser has seen no SPS yet) say nothing about the picture: with
+      // the native reader, appsrc's first caps reach the parser at a moment set by scheduling,
+      // and under load they came after the reader had already taken the size from the first
+      // keyframe's SPS, leaving the session (and every segment it reported) at 0x0. The native
+      // recorder's own SPS is what its files hold: it alone sets the size then.
+      if (w > 0 && h > 0 && !sizeFromRecorder_) {
+        info_.width = w;
+        info_.height = h;
+      }
     }
     return GST_PAD_PROBE_OK;
   }

@@ -174,6 +174,9 @@ class Session : public std::enable_shared_from_this<Session> {
 
   mutable std::mutex mutex_;
   StreamInfo info_;
+  // The native recorder sets info_'s size from each keyframe's SPS; caps seen by the pipeline's
+  // parser then leave it alone (see onParsedData).
+  bool sizeFromRecorder_ = false;
   GstSegment segment_{};
   bool haveSegment_ = false;
   uint64_t lastRt_ = 0;

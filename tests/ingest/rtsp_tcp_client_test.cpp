@@ -305,7 +305,7 @@ TEST_F(RtspTcpClientTest, CameraRecordsThroughTheNativeReaderStallsAndReconnects
     EXPECT_TRUE(p.ok) << s.path << ": " << p.output;
     EXPECT_EQ(p.codec, "h264");
     EXPECT_EQ(p.width, 640);
-    EXPECT_EQ(s.width, 640);
+    EXPECT_EQ(s.width, 640) << s.path << " (" << testing::secs(s.mediaDuration) << " s)";
   }
 }
 

@@ -181,6 +181,7 @@ core::Result<void> Gateway::start() {
   // fsync dominates a commit while the disk absorbs every camera's writes: 200 cameras close 20
   // segments a second, more than one worker keeps up with (the index fell minutes behind).
   ro.workers = 4;
+  ro.audit = cases_.get();  // what reconcile takes out of the evidence is audited
   auto recorder = storage::Recorder::create(ro, *index_);
   if (!recorder) return recorder.error();
   recorder_ = std::move(recorder.value());

@@ -17,6 +17,7 @@
 
 #include "fs_util.h"
 #include "sharpeyes/core/util.h"
+#include "sharpeyes/storage/case_store.h"
 #include "sharpeyes/storage/segment_index.h"
 
 namespace sharpeyes::storage {
@@ -159,7 +160,8 @@ class RecorderImpl final : public Recorder {
       std::error_code ec;
       const auto size = fs::file_size(abs, ec);
       if (ec) {
-        auto r = index_.remove(s.id);
+        auto r = index_.remove(s.id, "file_missing",
+                               audited("delete", s.camera.str(), "file missing: " + describe(s)));
         if (!r) return r.error();
         ++report.droppedRows;
         act("dropped row " + std::to_string(s.id) + ": file " + s.path + " is gone");
@@ -173,7 +175,11 @@ class RecorderImpl final : public Recorder {
       if (changed) {
         auto q = quarantine(abs);
         if (!q) return q.error();
-        auto r = index_.remove(s.id);
+        auto r = index_.remove(
+            s.id, "altered",
+            audited("delete", s.camera.str(),
+                    "file altered (its size or SHA-256 no longer matches the index), moved to " +
+                        fs::relative(*q, root_).string() + ": " + describe(s)));
         if (!r) return r.error();
         ++report.hashMismatches;
         act("quarantined " + s.path +
@@ -222,8 +228,15 @@ class RecorderImpl final : public Recorder {
         auto q = quarantine(p.string());
         if (!q) return q.error();
         ++report.quarantined;
-        act("quarantined " + rel + ": " +
-            (!probe ? probe.error().message : std::string("cannot tell its camera from its path")));
+        const std::string why =
+            !probe ? probe.error().message : std::string("cannot tell its camera from its path");
+        act("quarantined " + rel + ": " + why);
+        // Nothing in the index changes: the entry follows the move (a crash in between loses
+        // the entry, not the file, which stays in quarantine/).
+        auto a = audited("quarantine", cameraOfPath(rel),
+                         "unindexed file " + rel + " moved to " + fs::relative(*q, root_).string() +
+                             ": " + why)();
+        if (!a) return a.error();
         continue;
       }
       ClosedFile f{camera,       p.string(),   start,        probe->duration,
@@ -243,6 +256,32 @@ class RecorderImpl final : public Recorder {
 
  private:
   std::string absolute(const std::string& rel) const { return (root_ / rel).string(); }
+
+  // An audit entry as a step of a transaction (nothing without options_.audit).
+  std::function<core::Result<void>()> audited(std::string action, std::string target,
+                                              std::string details) const {
+    CaseStore* audit = options_.audit;
+    if (audit == nullptr) return [] { return core::Result<void>{}; };
+    return [audit, action = std::move(action), target = std::move(target),
+            details = std::move(details)]() -> core::Result<void> {
+      auto e = audit->appendAudit({"reconcile", "gateway"}, action, target, details);
+      if (!e) return e.error();
+      return {};
+    };
+  }
+
+  // The camera a file under the root belongs to by its path, else the path itself.
+  static std::string cameraOfPath(const std::string& rel) {
+    if (auto parsed = parseSegmentRelativePath(rel)) return parsed->camera.str();
+    if (auto cam = core::CameraId::parse(fs::path(rel).begin()->string())) return cam->str();
+    return rel;
+  }
+
+  static std::string describe(const core::Segment& s) {
+    return "segment id " + std::to_string(s.id) + ", " + s.path + ", recorded " +
+           core::formatIso8601(s.start) + " to " + core::formatIso8601(s.end) + ", " +
+           std::to_string(s.bytes) + " bytes, SHA-256 " + s.sha256;
+  }
 
   void stage(std::string_view name, const std::string& path) {
     if (options_.onStage) options_.onStage(name, path);

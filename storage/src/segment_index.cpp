@@ -74,6 +74,7 @@ std::vector<core::Segment> toSegments(const std::vector<Row>& rows) {
 class DbSegmentIndex final : public SegmentIndex {
  public:
   using SegmentIndex::markGarbageMany;
+  using SegmentIndex::remove;
   explicit DbSegmentIndex(std::shared_ptr<Database> database)
       : database_(std::move(database)), db_(database_->db()) {}
 
@@ -130,7 +131,10 @@ class DbSegmentIndex final : public SegmentIndex {
     return std::optional<core::Segment>(toSegment(rows->front()));
   }
 
-  core::Result<void> remove(int64_t id) override { return dropWithTombstone(id, "removed"); }
+  core::Result<void> remove(int64_t id, const std::string& reason,
+                            const std::function<core::Result<void>()>& alsoInTransaction) override {
+    return dropWithTombstone(id, reason, alsoInTransaction);
+  }
 
   core::Result<std::string> integrityCheck() override { return db_.integrityCheck(); }
 
@@ -472,7 +476,9 @@ class DbSegmentIndex final : public SegmentIndex {
     return makeError(ErrorCode::kInternal, "garbage rows changed during a drop");
   }
 
-  core::Result<void> dropWithTombstone(int64_t id, const std::string& reason) {
+  core::Result<void> dropWithTombstone(
+      int64_t id, const std::string& reason,
+      const std::function<core::Result<void>()>& alsoInTransaction = {}) {
     auto tx = detail::Tx::begin(db_);
     if (!tx) return tx.error();
     auto rows = db_.query(std::string("SELECT ") + kDoomedColumns +
@@ -491,6 +497,10 @@ class DbSegmentIndex final : public SegmentIndex {
     if (!del) return del.error();
     auto g = db_.execute("DELETE FROM segment_garbage WHERE segment_id = $1", {id});
     if (!g) return g.error();
+    if (alsoInTransaction) {
+      auto also = alsoInTransaction();
+      if (!also) return also;
+    }
     return (*tx)->commit();
   }
 

@@ -15,6 +15,8 @@
 #include "process.h"
 #include "sharpeyes/core/util.h"
 #include "sharpeyes/sim/sim.h"
+#include "sharpeyes/storage/case_store.h"
+#include "sharpeyes/storage/database.h"
 #include "sharpeyes/storage/recorder.h"
 #include "sharpeyes/storage/segment_index.h"
 
@@ -215,6 +217,9 @@ TEST_F(GatewayTest, KillNineMidSegmentThenRestartReconcilesAndEverySegmentIsInta
     std::this_thread::sleep_for(1500ms);  // position inside the segment, not synchronisation
     gw.kill(SIGKILL);
   }
+  // A recorded file goes missing while the gateway is down (a disk fault, or someone's hand).
+  const core::Segment lost = segmentsOf("cam01").front();
+  ASSERT_TRUE(fs::remove(dir_ / "recordings" / lost.path));
   ChildProcess gw;
   const auto url = startGateway(gw, config, "gw2");
   ASSERT_TRUE(gw.waitForOutput("reconcile:", 30s));
@@ -228,6 +233,28 @@ TEST_F(GatewayTest, KillNineMidSegmentThenRestartReconcilesAndEverySegmentIsInta
   ASSERT_TRUE(index.ok());
   EXPECT_EQ((*index)->integrityCheck().value(), "ok");
   for (int i = 0; i < 3; ++i) expectSegmentsIntact(segmentsOf(sim_->cameraName(i)));
+  // Its row left the index with an audit entry saying so, and the chain still verifies.
+  EXPECT_TRUE((*index)->verifyChain(core::CameraId::parse("cam01").value())->ok());
+  auto db = storage::Database::open((dir_ / "index.db").string());
+  ASSERT_TRUE(db) << db.error().describe();
+  auto cases = storage::CaseStore::open(*db);
+  ASSERT_TRUE(cases);
+  const auto log = (*cases)->auditLog(0, 1000);
+  ASSERT_TRUE(log);
+  int missing = 0;
+  for (const auto& e : *log) {
+    // (A file the kill cut before its first fragment is quarantined: action "quarantine".)
+    if (e.actor != "reconcile" || e.action != "delete") continue;
+    EXPECT_EQ(e.target, "cam01");
+    EXPECT_EQ(
+        e.details.rfind(
+            "file missing: segment id " + std::to_string(lost.id) + ", " + lost.path + ",", 0),
+        0u)
+        << e.details;
+    ++missing;
+  }
+  EXPECT_EQ(missing, 1);
+  EXPECT_TRUE((*cases)->verifyAudit()->ok());
 }
 
 TEST_F(GatewayTest, UnreachableCameraGoesOfflineWhileOthersRecord) {

@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 
+#include "db.h"
 #include "sharpeyes/core/util.h"
 #include "sharpeyes/storage/database.h"
 #include "test_support.h"
@@ -48,6 +49,36 @@ inline core::Result<std::shared_ptr<Database>> openBackend(const std::string& ba
   auto url = freshBackendUrl(backend, dir);
   if (!url) return url.error();
   return Database::open(*url);
+}
+
+// Makes every `event` ("INSERT", "DELETE", ...) on `table` fail with "refused" until
+// allowWrites(): one step of a storage operation failing for real, on either backend.
+inline core::Result<void> refuseWrites(Database& db, const std::string& backend,
+                                       const std::string& table, const std::string& event) {
+  const std::string name = "refuse_" + table;
+  if (backend == "sqlite") {
+    auto t = db.db().execute("CREATE TRIGGER " + name + " BEFORE " + event + " ON " + table +
+                             " BEGIN SELECT RAISE(ABORT, 'refused'); END");
+    if (!t) return t.error();
+    return {};
+  }
+  auto f = db.db().execute(
+      "CREATE OR REPLACE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RAISE "
+      "EXCEPTION 'refused'; END$$");
+  if (!f) return f.error();
+  auto t = db.db().execute("CREATE TRIGGER " + name + " BEFORE " + event + " ON " + table +
+                           " FOR EACH ROW EXECUTE FUNCTION refuse()");
+  if (!t) return t.error();
+  return {};
+}
+
+inline core::Result<void> allowWrites(Database& db, const std::string& backend,
+                                      const std::string& table) {
+  const std::string name = "refuse_" + table;
+  auto d = db.db().execute(backend == "sqlite" ? "DROP TRIGGER " + name
+                                               : "DROP TRIGGER " + name + " ON " + table);
+  if (!d) return d.error();
+  return {};
 }
 
 }  // namespace sharpeyes::storage::testing

@@ -9,6 +9,7 @@
 #include <mutex>
 
 #include "backend.h"
+#include "sharpeyes/storage/case_store.h"
 #include "sharpeyes/storage/database.h"
 #include "sharpeyes/storage/segment_index.h"
 
@@ -48,7 +49,22 @@ class RecorderTest : public ::testing::TestWithParam<std::string> {
     auto idx = SegmentIndex::open(db_);
     ASSERT_TRUE(idx);
     index_ = std::move(*idx);
+    cases_ = CaseStore::open(db_).value();
     ASSERT_FALSE(sampleSegment().empty());
+  }
+
+  // Reconcile's audit entries as "action target: details".
+  std::vector<std::string> reconcileAudit() {
+    std::vector<std::string> out;
+    const auto log = cases_->auditLog(0, 1000);
+    EXPECT_TRUE(log);
+    if (!log) return out;
+    for (const auto& e : *log) {
+      EXPECT_EQ(e.actor, "reconcile");
+      EXPECT_EQ(e.origin, "gateway");
+      out.push_back(e.action + " " + e.target + ": " + e.details);
+    }
+    return out;
   }
 
   // Copies the sample to the conventional place of camera `c` starting at `start`.
@@ -61,6 +77,7 @@ class RecorderTest : public ::testing::TestWithParam<std::string> {
 
   std::unique_ptr<Recorder> makeRecorder(RecorderOptions opts = {}) {
     opts.root = root_.string();
+    opts.audit = cases_.get();
     auto r = Recorder::create(std::move(opts), *index_);
     EXPECT_TRUE(r);
     return std::move(*r);
@@ -70,6 +87,7 @@ class RecorderTest : public ::testing::TestWithParam<std::string> {
   fs::path root_;
   std::shared_ptr<Database> db_;
   std::unique_ptr<SegmentIndex> index_;
+  std::unique_ptr<CaseStore> cases_;
 };
 
 TEST_P(RecorderTest, CommitsProbedHashedRowsForSubmittedFiles) {
@@ -196,6 +214,9 @@ TEST_P(RecorderTest, ReconcileIndexesOrphansQuarantinesBrokenFilesDropsMissingRo
   rec->submit({cam("cam-1"), lost.string(), kT0 + 2s, 2s, "h264", 160, 120});
   rec->drain();
   ASSERT_EQ(index_->all()->size(), 2u);
+  auto lostRow = index_->findByPath(fs::relative(lost, root_).string());
+  ASSERT_TRUE(lostRow && lostRow->has_value());
+  const core::Segment lostSeg = **lostRow;
   fs::remove(lost);
 
   // A complete orphan (crash after the file was closed, before its row was committed).
@@ -245,10 +266,66 @@ TEST_P(RecorderTest, ReconcileIndexesOrphansQuarantinesBrokenFilesDropsMissingRo
   EXPECT_EQ(*index_->integrityCheck(), "ok");
   EXPECT_TRUE(index_->verifyChain(cam("cam-1"))->ok()) << "the dropped row left a tombstone";
 
+  // The dropped row and the two files moved aside are in the audit log; the orphans indexed
+  // are not (nothing left the evidence).
+  const std::string headerRel = fs::relative(headerOnly, root_).string();
+  const std::string junkRel = fs::relative(junk, root_).string();
+  auto flat = [](std::string rel) {
+    std::replace(rel.begin(), rel.end(), '/', '_');
+    return "quarantine/" + rel;
+  };
+  const auto audit = reconcileAudit();
+  ASSERT_EQ(audit.size(), 3u);
+  EXPECT_EQ(audit[0], "delete cam-1: file missing: segment id " + std::to_string(lostSeg.id) +
+                          ", " + lostSeg.path + ", recorded " + core::formatIso8601(lostSeg.start) +
+                          " to " + core::formatIso8601(lostSeg.end) + ", " +
+                          std::to_string(lostSeg.bytes) + " bytes, SHA-256 " + lostSeg.sha256);
+  // Orphans are handled in path order: cam-2's header-only file, then cam-3's junk.
+  EXPECT_EQ(audit[1].rfind("quarantine cam-2: unindexed file " + headerRel + " moved to " +
+                               flat(headerRel) + ": ",
+                           0),
+            0u)
+      << audit[1];
+  EXPECT_EQ(
+      audit[2].rfind(
+          "quarantine cam-3: unindexed file " + junkRel + " moved to " + flat(junkRel) + ": ", 0),
+      0u)
+      << audit[2];
+  EXPECT_TRUE(cases_->verifyAudit()->ok());
+
   // A second reconcile finds nothing to do.
   auto again = rec->reconcile(true);
   ASSERT_TRUE(again);
   EXPECT_TRUE(again->actions.empty());
+  EXPECT_EQ(reconcileAudit().size(), 3u);
+}
+
+TEST_P(RecorderTest, ReconcileKeepsARowWhoseAuditEntryCannotBeWritten) {
+  auto rec = makeRecorder();
+  const fs::path p = place(cam("cam-1"), kT0);
+  rec->submit({cam("cam-1"), p.string(), kT0, 2s, "h264", 160, 120});
+  rec->drain();
+  fs::remove(p);
+  ASSERT_TRUE(testing::refuseWrites(*db_, GetParam(), "audit_log", "INSERT"));
+  auto failed = rec->reconcile(false);
+  ASSERT_FALSE(failed);
+  EXPECT_NE(failed.error().message.find("refused"), std::string::npos) << failed.error().message;
+  EXPECT_EQ(index_->all()->size(), 1u) << "no row leaves the index without its entry";
+  ASSERT_TRUE(testing::allowWrites(*db_, GetParam(), "audit_log"));
+  auto report = rec->reconcile(false);
+  ASSERT_TRUE(report) << report.error().describe();
+  EXPECT_EQ(report->droppedRows, 1);
+  EXPECT_TRUE(index_->all()->empty());
+  const auto audit = reconcileAudit();
+  ASSERT_EQ(audit.size(), 1u);
+  EXPECT_EQ(audit[0].rfind("delete cam-1: file missing: segment id ", 0), 0u) << audit[0];
+  // The deletion run in the chain names why the row went.
+  const auto runs =
+      db_->db().query("SELECT reason FROM segment_deletions WHERE camera = $1", {"cam-1"});
+  ASSERT_TRUE(runs);
+  ASSERT_EQ(runs->size(), 1u);
+  EXPECT_EQ(runs->front().str(0), "file_missing");
+  EXPECT_TRUE(index_->verifyChain(cam("cam-1"))->ok());
 }
 
 TEST_P(RecorderTest, ReconcileWithHashesQuarantinesAlteredFiles) {
@@ -262,11 +339,22 @@ TEST_P(RecorderTest, ReconcileWithHashesQuarantinesAlteredFiles) {
   auto quick = rec->reconcile(false);
   ASSERT_TRUE(quick);
   EXPECT_EQ(quick->hashMismatches, 0) << "without hashing only sizes are compared";
+  const core::Segment row = index_->all()->front();
   auto full = rec->reconcile(true);
   ASSERT_TRUE(full);
   EXPECT_EQ(full->hashMismatches, 1);
   EXPECT_TRUE(index_->all()->empty());
   EXPECT_FALSE(fs::exists(p));
+  std::string flat = row.path;
+  std::replace(flat.begin(), flat.end(), '/', '_');
+  const auto audit = reconcileAudit();
+  ASSERT_EQ(audit.size(), 1u);
+  EXPECT_EQ(audit[0],
+            "delete cam-1: file altered (its size or SHA-256 no longer matches the index), moved "
+            "to quarantine/" +
+                flat + ": segment id " + std::to_string(row.id) + ", " + row.path + ", recorded " +
+                core::formatIso8601(row.start) + " to " + core::formatIso8601(row.end) + ", " +
+                std::to_string(row.bytes) + " bytes, SHA-256 " + row.sha256);
 }
 
 TEST_P(RecorderTest, ReconcileFinishesAnInterruptedDeletion) {

@@ -333,29 +333,6 @@ TEST_P(RetentionTest, HeldRecordingsFillingTheQuotaRaiseStorageFull) {
   EXPECT_EQ(index_->all()->size(), 20u);
 }
 
-// A statement on `table` fails with "refused" while the trigger is there: the way to make one
-// step of a sweep fail for real on either backend.
-void refuse(Database& db, const std::string& backend, const std::string& table,
-            const std::string& event) {
-  const std::string name = "refuse_" + table;
-  if (backend == "sqlite") {
-    ASSERT_TRUE(db.db().execute("CREATE TRIGGER " + name + " BEFORE " + event + " ON " + table +
-                                " BEGIN SELECT RAISE(ABORT, 'refused'); END"));
-  } else {
-    ASSERT_TRUE(
-        db.db().execute("CREATE OR REPLACE FUNCTION refuse() RETURNS trigger LANGUAGE "
-                        "plpgsql AS $$BEGIN RAISE EXCEPTION 'refused'; END$$"));
-    ASSERT_TRUE(db.db().execute("CREATE TRIGGER " + name + " BEFORE " + event + " ON " + table +
-                                " FOR EACH ROW EXECUTE FUNCTION refuse()"));
-  }
-}
-
-void allow(Database& db, const std::string& backend, const std::string& table) {
-  const std::string name = "refuse_" + table;
-  ASSERT_TRUE(db.db().execute(backend == "sqlite" ? "DROP TRIGGER " + name
-                                                  : "DROP TRIGGER " + name + " ON " + table));
-}
-
 // Segments counted in the "delete" audit entries, per camera.
 std::map<std::string, int> auditedDeletions(CaseStore& cases) {
   std::map<std::string, int> out;
@@ -377,7 +354,7 @@ TEST_P(RetentionTest, AuditEntriesAreWrittenWithTheMarksSoNoDeletionGoesUnrecord
   auto r = make(p);
 
   // 1. The audit log refuses the entry: nothing is marked, no file is touched.
-  refuse(*db_, GetParam(), "audit_log", "INSERT");
+  ASSERT_TRUE(testing::refuseWrites(*db_, GetParam(), "audit_log", "INSERT"));
   auto failed = r->sweep(kT0 + 100s);
   ASSERT_FALSE(failed);
   EXPECT_NE(failed.error().message.find("refused"), std::string::npos) << failed.error().message;
@@ -387,17 +364,17 @@ TEST_P(RetentionTest, AuditEntriesAreWrittenWithTheMarksSoNoDeletionGoesUnrecord
     EXPECT_TRUE(fs::exists(root_ / ("cam-a/" + std::to_string(i) + ".mp4"))) << i;
   }
   EXPECT_TRUE(auditedDeletions(*cases_).empty());
-  allow(*db_, GetParam(), "audit_log");
+  ASSERT_TRUE(testing::allowWrites(*db_, GetParam(), "audit_log"));
 
   // 2. A crash after the marks (here: dropping the rows fails, after the files are unlinked):
   // the entries are already there, and finishing the deletion (reconcile, as at the next start)
   // writes none twice.
-  refuse(*db_, GetParam(), "segments", "DELETE");
+  ASSERT_TRUE(testing::refuseWrites(*db_, GetParam(), "segments", "DELETE"));
   ASSERT_FALSE(r->sweep(kT0 + 100s));
   EXPECT_EQ(index_->garbage()->size(), 3u) << "the first batch of 3 is marked";
   EXPECT_FALSE(fs::exists(root_ / "cam-a/0.mp4"));
   EXPECT_EQ(auditedDeletions(*cases_), (std::map<std::string, int>{{"cam-a", 3}}));
-  allow(*db_, GetParam(), "segments");
+  ASSERT_TRUE(testing::allowWrites(*db_, GetParam(), "segments"));
   RecorderOptions ro;
   ro.root = root_.string();
   auto recorder = Recorder::create(ro, *index_);

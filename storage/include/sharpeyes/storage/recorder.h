@@ -22,6 +22,7 @@
 
 namespace sharpeyes::storage {
 
+class CaseStore;
 class SegmentIndex;
 
 struct ClosedFile {
@@ -61,6 +62,11 @@ struct RecorderOptions {
   // Called on a worker thread at each step of the durability order with the step's name:
   // "fsync_file", "fsync_dir", "probed", "hashed", "committed". For tests and tracing.
   std::function<void(std::string_view stage, const std::string& path)> onStage;
+  // Where reconcile accounts for what it takes out of the evidence, as actor "reconcile" from
+  // "gateway": action "delete" for a row whose file is gone or no longer matches its size or
+  // SHA-256 (written in the transaction that drops the row when both stores share one
+  // Database), "quarantine" for an unindexed file it moves aside. May be null (no entries).
+  CaseStore* audit = nullptr;
 };
 
 class Recorder {

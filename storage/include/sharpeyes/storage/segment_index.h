@@ -76,8 +76,13 @@ class SegmentIndex {
   virtual core::Result<std::vector<core::Segment>> all() = 0;
   virtual core::Result<std::optional<core::Segment>> findByPath(const std::string& path) = 0;
   virtual core::Result<std::optional<core::Segment>> get(int64_t id) = 0;
-  // Removes a row outright, recording its deletion for "removed" (the chain stays verifiable).
-  virtual core::Result<void> remove(int64_t id) = 0;
+  // Removes a row outright, recording its deletion for `reason` (the chain stays verifiable).
+  // `alsoInTransaction` (may be empty) runs in the same transaction after the row is gone; its
+  // error keeps the row. Reconcile writes the audit entry of a row whose file is gone there.
+  virtual core::Result<void> remove(
+      int64_t id, const std::string& reason,
+      const std::function<core::Result<void>()>& alsoInTransaction) = 0;
+  core::Result<void> remove(int64_t id) { return remove(id, "removed", {}); }
   // "ok" when the database passes PRAGMA integrity_check, the first problem otherwise.
   virtual core::Result<std::string> integrityCheck() = 0;
 

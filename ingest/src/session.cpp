@@ -57,6 +57,10 @@ GstPadProbeReturn decodedProbe(GstPad*, GstPadProbeInfo* info, gpointer self) {
   return static_cast<Session*>(self)->onDecoded(info);
 }
 
+GstPadProbeReturn recorderInputProbe(GstPad*, GstPadProbeInfo* info, gpointer self) {
+  return static_cast<Session*>(self)->onRecorderInput(info);
+}
+
 // Keyframe-only analytics from the main stream: deltas never reach the decoder.
 GstPadProbeReturn keyframeOnlyProbe(GstPad*, GstPadProbeInfo* info, gpointer) {
   GstBuffer* buf = GST_PAD_PROBE_INFO_BUFFER(info);
@@ -444,6 +448,23 @@ core::Result<void> Session::buildChain(const std::string& encoding, GstPad* srcP
   }
   if (!ok)
     return core::makeError(core::ErrorCode::kInternal, "could not link the " + encoding + " chain");
+  if (recorder) {
+    // Where buffers enter the recording branch (the recorder's queue behind the tee, or
+    // splitmuxsink's own pad): recording starts there at the session's first keyframe.
+    GstPad* input = nullptr;
+    if (tee) {
+      input = gst_element_get_static_pad(recorderHead, "sink");
+    } else {
+      GstPad* headSrc = gst_element_get_static_pad(head, "src");
+      input = gst_pad_get_peer(headSrc);
+      gst_object_unref(headSrc);
+    }
+    if (!input) {
+      return core::makeError(core::ErrorCode::kInternal, "could not find the recorder's input");
+    }
+    gst_pad_add_probe(input, GST_PAD_PROBE_TYPE_BUFFER, &recorderInputProbe, this, nullptr);
+    gst_object_unref(input);
+  }
   {
     std::lock_guard lock(mutex_);
     parse_ = parse;
@@ -793,6 +814,22 @@ GstPadProbeReturn Session::onParsedData(GstPad* pad, GstPadProbeInfo* info) {
   return GST_PAD_PROBE_OK;
 }
 
+GstPadProbeReturn Session::onRecorderInput(GstPadProbeInfo* info) {
+  // rtspsrc starts a session wherever the camera's stream is: a shared media already playing
+  // for another client (an NVR, a second gateway, a restarted session of ours) is mid-GOP. The
+  // delta frames before the first keyframe reference pictures this session never received: they
+  // do not decode, and splitmuxsink would put them at the head of the first segment (its first
+  // "GOP"). The recorder alone waits for the keyframe; the live tap starts at one by itself and
+  // the analytics decoder skips what it cannot decode, so neither waits longer than it must.
+  // The native reader's recorder does the same (NativeSegmentWriter::write).
+  if (recorderKeyframeSeen_) return GST_PAD_PROBE_OK;
+  GstBuffer* buf = GST_PAD_PROBE_INFO_BUFFER(info);
+  if (!buf || GST_BUFFER_FLAG_IS_SET(buf, GST_BUFFER_FLAG_DELTA_UNIT)) return GST_PAD_PROBE_DROP;
+  recorderKeyframeSeen_ = true;
+  recorderGotData_.store(true, std::memory_order_relaxed);
+  return GST_PAD_PROBE_OK;
+}
+
 void Session::countMainFrame(size_t bytes) {
   counters_->frames.fetch_add(1, std::memory_order_relaxed);
   counters_->bytes.fetch_add(bytes, std::memory_order_relaxed);
@@ -952,9 +989,9 @@ void Session::stopSinksFirst() {
 }
 
 bool Session::recorderStarted() {
-  std::lock_guard lock(mutex_);
-  return spec_.kind == SessionSpec::Kind::kMain && spec_.recording.enabled && parse_ &&
-         !nativeWriter_ && gotData_.load();
+  // Data reached the recorder: a session that ends before its first keyframe has nothing to
+  // finish (and no file to wait for).
+  return recorderGotData_.load(std::memory_order_relaxed);
 }
 
 bool Session::hasOpenFragments() {

@@ -108,6 +108,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // Streaming-thread entry points (static trampolines call these).
   GstPadProbeReturn onParsedData(GstPad* pad, GstPadProbeInfo* info);
   GstPadProbeReturn onDecoded(GstPadProbeInfo* info);
+  GstPadProbeReturn onRecorderInput(GstPadProbeInfo* info);
   gchar* onFormatLocation(GstSample* firstSample);
   void onPadAdded(GstPad* pad);
   bool onSelectStream(GstCaps* caps);
@@ -189,6 +190,9 @@ class Session : public std::enable_shared_from_this<Session> {
   GstClockTime lastFrameDur_ = 0;
   ReorderDetector parsedReorder_{static_cast<int>(GST_SECOND)};  // on PTS, in ns
   bool sawKeyframe_ = false;                                     // with SessionSpec::reorders
+  // Recording branch input (splitmuxsink; one streaming thread): it starts at a keyframe.
+  bool recorderKeyframeSeen_ = false;
+  std::atomic<bool> recorderGotData_{false};  // a buffer went into the recorder
   // Live tap (parser probe thread; stopLive() once the pipeline no longer streams).
   GstCaps* parsedCaps_ = nullptr;
   std::unique_ptr<LiveTap> liveTap_;

@@ -6,13 +6,18 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <condition_variable>
+#include <mutex>
 #include <regex>
+#include <vector>
 
 #include "rtsp_fixture.h"
 #include "test_util.h"
 
 namespace sharpeyes::ingest::testing {
 namespace {
+
+using Clock = std::chrono::steady_clock;
 
 std::unique_ptr<IngestManager> makeManager(Listener& l, IngestOptions o = {}) {
   auto m = IngestManager::create(o, l);
@@ -29,10 +34,11 @@ class SilentPort {
     sockaddr_in a{};
     a.sin_family = AF_INET;
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    listen(fd_, 16);
+    // A port that is not really there would make the tests that use it prove nothing.
+    EXPECT_EQ(bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    EXPECT_EQ(listen(fd_, 16), 0);
     socklen_t len = sizeof a;
-    getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    EXPECT_EQ(getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len), 0);
     port_ = ntohs(a.sin_port);
   }
   ~SilentPort() { close(fd_); }
@@ -315,6 +321,161 @@ TEST(Ingest, SubStreamFeedsAnalyticsAndItsFailureDoesNotStopRecording) {
   for (size_t i = 0; i < frames.size(); ++i) {
     EXPECT_EQ(frames[i].width, 192);
     EXPECT_EQ(frames[i].height, 108);
+  }
+}
+
+// Another client of a shared RTSP media (an NVR, a second gateway): an rtspsrc pipeline of its
+// own that keeps the media playing and notes when each frame and keyframe arrives, so a test
+// knows where in the GOP a camera joining the same media starts.
+class GopWatcher {
+ public:
+  explicit GopWatcher(const std::string& url) {
+    pipeline_ = gst_parse_launch(("rtspsrc location=" + url +
+                                  " protocols=tcp latency=0 ! rtph264depay ! h264parse name=parse "
+                                  "! fakesink sync=false async=false")
+                                     .c_str(),
+                                 nullptr);
+    if (!pipeline_) return;
+    GstElement* parse = gst_bin_get_by_name(GST_BIN(pipeline_), "parse");
+    GstPad* pad = gst_element_get_static_pad(parse, "src");
+    gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_BUFFER, &GopWatcher::onBuffer, this, nullptr);
+    gst_object_unref(pad);
+    gst_object_unref(parse);
+    gst_element_set_state(pipeline_, GST_STATE_PLAYING);
+  }
+  ~GopWatcher() {
+    if (!pipeline_) return;
+    gst_element_set_state(pipeline_, GST_STATE_NULL);
+    gst_object_unref(pipeline_);
+  }
+  GopWatcher(const GopWatcher&) = delete;
+  GopWatcher& operator=(const GopWatcher&) = delete;
+
+  // Waits until a keyframe received at `since` or later has been followed by `frames` frames.
+  bool waitIntoGop(Clock::time_point since, int frames, std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mutex_);
+    return changed_.wait_for(lock, timeout, [&] {
+      return !keyframes_.empty() && keyframes_.back() >= since && sinceKeyframe_ >= frames;
+    });
+  }
+  // Whether a keyframe arrived within [from, to].
+  bool keyframeWithin(Clock::time_point from, Clock::time_point to) {
+    std::lock_guard lock(mutex_);
+    return std::any_of(keyframes_.begin(), keyframes_.end(),
+                       [&](Clock::time_point k) { return k >= from && k <= to; });
+  }
+
+ private:
+  static GstPadProbeReturn onBuffer(GstPad*, GstPadProbeInfo* info, gpointer data) {
+    auto* self = static_cast<GopWatcher*>(data);
+    GstBuffer* buf = GST_PAD_PROBE_INFO_BUFFER(info);
+    const bool keyframe = buf && !GST_BUFFER_FLAG_IS_SET(buf, GST_BUFFER_FLAG_DELTA_UNIT);
+    std::lock_guard lock(self->mutex_);
+    if (keyframe) {
+      self->keyframes_.push_back(Clock::now());
+      self->sinceKeyframe_ = 0;
+    } else {
+      ++self->sinceKeyframe_;
+    }
+    self->changed_.notify_all();
+    return GST_PAD_PROBE_OK;
+  }
+
+  GstElement* pipeline_ = nullptr;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::vector<Clock::time_point> keyframes_;
+  int sinceKeyframe_ = 0;
+};
+
+// ffprobe's view of a recorded file: whether its first packet is a keyframe, how many packets it
+// holds and how many of them decode into pictures, and what the decoder complained about.
+struct DecodeCheck {
+  bool firstPacketKey = false;
+  long packets = -1;
+  long frames = -2;
+  std::string errors;
+};
+DecodeCheck checkDecode(const std::string& path) {
+  DecodeCheck c;
+  const auto flags =
+      runCommand("ffprobe -v error -select_streams v:0 -show_entries packet=flags -of csv=p=0 '" +
+                 path + "' 2>/dev/null");
+  if (flags && !flags->lines.empty()) c.firstPacketKey = flags->lines[0].rfind('K', 0) == 0;
+  const auto counts = runCommand(
+      "ffprobe -v error -select_streams v:0 -count_frames -count_packets -show_entries "
+      "stream=nb_read_frames,nb_read_packets -of default=nw=1 '" +
+      path + "' 2>&1");
+  // ffprobe says N/A for a stream of which no frame decodes at all.
+  const auto number = [](const std::string& text, long fallback) {
+    if (text == "N/A") return 0L;
+    char* end = nullptr;
+    const long n = std::strtol(text.c_str(), &end, 10);
+    return end != text.c_str() && *end == '\0' ? n : fallback;
+  };
+  for (const std::string& line : counts ? counts->lines : std::vector<std::string>{}) {
+    if (line.rfind("nb_read_frames=", 0) == 0) {
+      c.frames = number(line.substr(15), c.frames);
+    } else if (line.rfind("nb_read_packets=", 0) == 0) {
+      c.packets = number(line.substr(16), c.packets);
+    } else {
+      c.errors += line + "\n";  // the decoder's errors (missing references, ...)
+    }
+  }
+  return c;
+}
+
+// A camera that joins a stream mid-GOP, on the default (rtspsrc) reader, records from the first
+// keyframe on, at its first connect and again after a reconnect: the delta frames before it
+// reference pictures the camera never received and do not decode. The media is shared and kept
+// playing by another client, with a 6 s GOP: the camera connects 1 s into a GOP, and the test
+// checks that no keyframe came while it was connecting.
+TEST(Ingest, RecordingStartsAtAKeyframeWhenJoiningASharedStreamMidGop) {
+  RtspFixture server;
+  server.addMount("/shared", /*h265=*/false, 320, 240, /*gop=*/150);
+  GopWatcher watcher(server.url("/shared"));
+  ASSERT_TRUE(watcher.waitIntoGop(Clock::now(), 25, 30s)) << "the shared media does not play";
+
+  TempDir dir;
+  RecordingListener listener;
+  auto ingest = makeManager(listener);
+  auto cfg = testCamera("joiner", server.url("/shared"), dir.str());
+  cfg.health.stallTimeout = 3s;  // generous: a loaded machine, and nothing here stalls
+  cfg.health.connectTimeout = 8s;
+  ASSERT_EQ(cfg.main.reader, StreamSource::Reader::kRtspsrc);
+  const auto joining = Clock::now();
+  ASSERT_TRUE(ingest->addCamera(cfg).ok());
+  ASSERT_TRUE(listener.waitState("joiner", CameraState::kStreaming, 15s));
+  const auto joined = Clock::now();
+  ASSERT_FALSE(watcher.keyframeWithin(joining - 200ms, joined + 200ms))
+      << "the camera did not join mid-GOP";
+  // Into the next GOP: the recorder has started at its keyframe.
+  ASSERT_TRUE(watcher.waitIntoGop(joined + 200ms, 25, 15s));
+
+  // A reconnect (the same sources again: the session is replaced) joins mid-GOP too.
+  const size_t statesBefore = listener.states("joiner").size();
+  const auto rejoining = Clock::now();
+  ASSERT_TRUE(ingest->updateSources(cfg.id, cfg.main, std::nullopt).ok());
+  ASSERT_TRUE(listener.waitState("joiner", CameraState::kReconnecting, 10s, statesBefore));
+  const auto reconnectingAt =
+      static_cast<size_t>(listener.stateIndex("joiner", CameraState::kReconnecting, statesBefore));
+  ASSERT_TRUE(listener.waitState("joiner", CameraState::kStreaming, 15s, reconnectingAt));
+  const auto rejoined = Clock::now();
+  ASSERT_FALSE(watcher.keyframeWithin(rejoining - 200ms, rejoined + 200ms))
+      << "the camera did not rejoin mid-GOP";
+  ASSERT_TRUE(watcher.waitIntoGop(rejoined + 200ms, 25, 15s));
+  ingest->stop();
+
+  // One segment from each session, each from its keyframe on.
+  const auto segs = listener.segments("joiner");
+  ASSERT_GE(segs.size(), 2u);
+  for (const auto& s : segs) {
+    SCOPED_TRACE(s.path);
+    const auto c = checkDecode(s.path);
+    EXPECT_TRUE(c.firstPacketKey);
+    EXPECT_GT(c.packets, 0);
+    EXPECT_EQ(c.frames, c.packets) << "frames that do not decode";
+    EXPECT_EQ(c.errors, "");
   }
 }
 

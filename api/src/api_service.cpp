@@ -101,6 +101,7 @@ json stateJson(const CameraState& s) {
           {"segments", s.segments},
           {"reconnects", s.reconnects},
           {"stalls", s.stalls},
+          {"reader", s.reader.empty() ? json(nullptr) : json(s.reader)},
           {"tampered", s.tampered},
           {"tampered_since", s.tamperedSince ? json(iso(*s.tamperedSince)) : json(nullptr)}};
 }

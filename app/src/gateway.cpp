@@ -733,6 +733,7 @@ void Gateway::onStateChanged(const ingest::CameraStatus& s) {
       st.state = std::string(ingest::toString(s.state));
       st.reason = s.reason;
       st.since = s.since;
+      st.reader = s.reader;
       service_->publishCameraState(info, st);
     }
   }
@@ -1200,6 +1201,7 @@ std::vector<api::CameraState> Gateway::cameraStates() const {
       st.segments = it->segments;
       st.reconnects = it->reconnects;
       st.stalls = it->stalls;
+      st.reader = it->reader;
     } else if (cam.onvif) {
       st.state = "connecting";
       auto oc = onvifCameras_.find(cam.ingest.id.str());

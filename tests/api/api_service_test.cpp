@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "sharpeyes/api/in_memory_backend.h"
@@ -65,6 +66,7 @@ class ApiServiceTest : public ::testing::Test {
       CameraState s;
       s.id = c.id;
       s.state = std::string(id) == "cam-a" ? "streaming" : "offline";
+      if (s.state == "streaming") s.reader = "native";  // nothing reads an offline camera
       s.since = at("2026-11-25T08:00:00Z");
       backend_->setState(s);
     }
@@ -401,6 +403,14 @@ TEST_F(ApiServiceTest, CamerasCrudPtzValidationAndDocuments) {
                 .status,
             200);
   EXPECT_EQ(json::parse(call(admin, "GET", "/api/cameras/cam-c").body)["name"], "Gate 2");
+  // Each camera's reader, as /status shows it; null for one nothing reads.
+  const auto cams = json::parse(call(admin, "GET", "/api/cameras").body)["cameras"];
+  std::map<std::string, json> readers;
+  for (const auto& cam : cams)
+    readers[cam["id"]] = cam["state"].is_null() ? json("no state") : cam["state"]["reader"];
+  EXPECT_EQ(readers["cam-a"], "native");
+  EXPECT_TRUE(readers["cam-b"].is_null()) << readers["cam-b"];
+  EXPECT_EQ(json::parse(call(admin, "GET", "/api/cameras/cam-a/state").body)["reader"], "native");
   EXPECT_EQ(call(admin, "DELETE", "/api/cameras/cam-c").status, 200);
   EXPECT_EQ(call(admin, "GET", "/api/cameras/cam-c").status, 404);
 

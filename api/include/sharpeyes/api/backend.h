@@ -54,6 +54,10 @@ struct CameraState {
   uint64_t segments = 0;
   uint64_t reconnects = 0;
   uint64_t stalls = 0;
+  // What reads the main stream: "native" | "rtspsrc" (ingest's CameraStatus::reader; "rtspsrc"
+  // once a native stream turned out to reorder frames). "" while nothing reads it (disabled, ONVIF
+  // streams still resolving).
+  std::string reader;
   bool tampered = false;  // lens covered / moved, from analytics
   std::optional<core::WallTime> tamperedSince;
 };

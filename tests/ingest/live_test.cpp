@@ -143,12 +143,6 @@ class LiveListener : public RecordingListener {
   bool blocked_ = false;
 };
 
-size_t countBytes(const std::vector<LiveEvent>& ev) {
-  size_t n = 0;
-  for (const auto& e : ev) n += e.ended ? 0 : 1;
-  return n;
-}
-
 // Checks one run of live output (init, then fragments, first one a keyframe) and decodes it with
 // ffprobe the way a player would. Returns the decoded frame count.
 long checkAndDecode(const std::vector<LiveEvent>& run, const TempDir& dir, const std::string& name,

@@ -3,7 +3,9 @@
 // readers and the gateway's writer proceed together) and offline.
 #include <spdlog/spdlog.h>
 
+#include <chrono>
 #include <filesystem>
+#include <functional>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -14,6 +16,7 @@
 #include "sharpeyes/storage/clip_export.h"
 #include "sharpeyes/storage/database.h"
 #include "sharpeyes/storage/event_store.h"
+#include "sharpeyes/storage/integrity.h"
 #include "sharpeyes/storage/segment_index.h"
 
 namespace sharpeyes::app {
@@ -260,6 +263,138 @@ struct CaseArgs {
   std::string id, title, event, clip, camera, from, to, reason, holdId;
 };
 
+struct RecordingsArgs {
+  Common common;
+  std::string root = "var/recordings";
+  std::string camera, from, to;
+  bool files = false;
+  bool asJson = false;
+};
+
+std::string seconds(core::Duration d) {
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
+  return std::to_string(ms / 1000) + "." + std::to_string(ms % 1000 / 100) + " s";
+}
+
+std::string describeRun(const storage::DeletionRun& d) {
+  std::string out = "deleted (" + d.reason + "): " + std::to_string(d.segments) +
+                    (d.segments == 1 ? " segment" : " segments");
+  if (d.recorded) {
+    out += " recorded " + core::formatIso8601(d.recorded->begin) + " to " +
+           core::formatIso8601(d.recorded->end);
+  }
+  if (!d.path.empty()) out += ", " + d.path;
+  out += ", segment ids " + std::to_string(d.firstId) + " to " + std::to_string(d.lastId) +
+         ", last deleted " + core::formatIso8601(d.lastDeleted);
+  return out;
+}
+
+json runJson(const storage::DeletionRun& d) {
+  json j{{"reason", d.reason},
+         {"segments", d.segments},
+         {"first_id", d.firstId},
+         {"last_id", d.lastId},
+         {"last_deleted", core::formatIso8601(d.lastDeleted)}};
+  if (d.recorded) j["recorded"] = rangeJson(*d.recorded);
+  if (d.bytes) j["bytes"] = *d.bytes;
+  if (!d.path.empty()) j["path"] = d.path;
+  return j;
+}
+
+// `sharpeyes recordings verify`: the integrity of one camera's recordings over a range, for
+// police before they rely on them. Exit 0 intact, 1 not (chain broken or a file differs).
+int runRecordingsVerify(const RecordingsArgs& a) {
+  if (a.camera.empty() || a.from.empty() || a.to.empty()) {
+    std::cerr << "sharpeyes recordings verify: --camera, --from and --to are required\n";
+    return kExitBadConfig;
+  }
+  auto camera = core::CameraId::parse(a.camera);
+  if (!camera) return fail("--camera", camera.error());
+  auto range = parseRange(a.from, a.to);
+  if (!range) return fail("--from/--to", range.error());
+  auto db = openDb(a.common);
+  if (!db) return fail("database", db.error());
+  auto index = storage::SegmentIndex::open(*db);
+  if (!index) return fail("index", index.error());
+  auto r = storage::checkRecordings(**index, a.root, *camera, *range, a.files);
+  if (!r) return fail("verify", r.error());
+  const std::string verdict = r->intact() ? "INTACT" : "NOT INTACT";
+
+  // Checking recordings is a look at the evidence: recorded like a view.
+  auto cases = storage::CaseStore::open(*db);
+  if (!cases) return fail("audit", cases.error());
+  auto audited = (*cases)->appendAudit(
+      {actorName(a.common), a.common.origin}, "verify", a.camera,
+      core::formatIso8601(range->begin) + " to " + core::formatIso8601(range->end) + ": " +
+          verdict + (a.files ? ", " + std::to_string(r->files) + " files hashed" : ""));
+  if (!audited) return fail("audit", audited.error());
+
+  if (a.asJson) {
+    json out{{"camera", a.camera},
+             {"range", rangeJson(*range)},
+             {"intact", r->intact()},
+             {"chain",
+              {{"ok", r->chain.ok()},
+               {"rows_checked", r->chain.rowsChecked},
+               {"deleted_rows_crossed", r->chain.tombstonesCrossed},
+               {"problems", r->chain.problems}}},
+             {"covered_seconds", std::chrono::duration<double>(r->timeline.coveredTotal).count()},
+             {"covered", json::array()},
+             {"gaps", json::array()},
+             {"undated_deletions", json::array()}};
+    for (const auto& c : r->timeline.covered) out["covered"].push_back(rangeJson(c));
+    for (const auto& g : r->gaps) {
+      json j = rangeJson(g.gap);
+      j["deleted_by"] = json::array();
+      for (const auto& d : g.deletedBy) j["deleted_by"].push_back(runJson(d));
+      out["gaps"].push_back(std::move(j));
+    }
+    for (const auto& d : r->undatedDeletions) out["undated_deletions"].push_back(runJson(d));
+    if (r->filesChecked) {
+      out["files"] = {{"checked", r->files}, {"problems", json::array()}};
+      for (const auto& f : r->fileProblems) {
+        out["files"]["problems"].push_back(
+            {{"segment_id", f.segmentId}, {"path", f.path}, {"problem", f.problem}});
+      }
+    }
+    std::cout << out.dump(2) << "\n";
+    return r->intact() ? kExitOk : kExitFailure;
+  }
+
+  std::cout << "camera " << a.camera << ", " << core::formatIso8601(range->begin) << " to "
+            << core::formatIso8601(range->end) << "\n";
+  std::cout << "chain: " << (r->chain.ok() ? "OK" : "BROKEN") << " (" << r->chain.rowsChecked
+            << " rows checked, " << r->chain.tombstonesCrossed << " deleted rows stepped over)\n";
+  for (const auto& p : r->chain.problems) std::cout << "  FAIL: " << p << "\n";
+  std::cout << "recorded: " << seconds(r->timeline.coveredTotal) << " of "
+            << seconds(range->length()) << " in " << r->timeline.covered.size()
+            << (r->timeline.covered.size() == 1 ? " span" : " spans") << "\n";
+  for (const auto& g : r->gaps) {
+    std::cout << "gap " << core::formatIso8601(g.gap.begin) << " to "
+              << core::formatIso8601(g.gap.end) << " (" << seconds(g.gap.length()) << "): ";
+    if (g.deletedBy.empty()) {
+      std::cout << "not recorded (no deletion in it)\n";
+      continue;
+    }
+    std::cout << "\n";
+    for (const auto& d : g.deletedBy) std::cout << "  " << describeRun(d) << "\n";
+  }
+  for (const auto& d : r->undatedDeletions) {
+    std::cout << "deleted before deletion times were kept: " << describeRun(d) << "\n";
+  }
+  if (r->filesChecked) {
+    std::cout << "files: " << r->files << " hashed, " << r->fileProblems.size()
+              << (r->fileProblems.size() == 1 ? " problem" : " problems") << "\n";
+    for (const auto& f : r->fileProblems) {
+      std::cout << "  FAIL: segment " << f.segmentId << " " << f.path << ": " << f.problem << "\n";
+    }
+  } else {
+    std::cout << "files: not hashed (--files to check them against their SHA-256)\n";
+  }
+  std::cout << verdict << "\n";
+  return r->intact() ? kExitOk : kExitFailure;
+}
+
 int withCases(const Common& c, const std::function<int(storage::CaseStore&)>& fn) {
   auto db = openDb(c);
   if (!db) return fail("database", db.error());
@@ -437,6 +572,23 @@ void addStorageCommands(CLI::App& app, int& exitCode) {
       return kExitOk;
     });
   });
+
+  // recordings
+  auto ra = std::make_shared<RecordingsArgs>();
+  auto* recordings = app.add_subcommand("recordings", "A camera's recordings as evidence");
+  recordings->require_subcommand(1);
+  auto* rverify = recordings->add_subcommand(
+      "verify",
+      "Check a camera's recordings over a range: hash chain, gaps and why (deleted by which rule "
+      "and when, or never recorded), and with --files each file against its SHA-256");
+  addCommon(rverify, ra->common);
+  rverify->add_option("--root", ra->root, "recording root")->capture_default_str();
+  rverify->add_option("--camera", ra->camera, "camera id");
+  rverify->add_option("--from", ra->from, "ISO 8601 start");
+  rverify->add_option("--to", ra->to, "ISO 8601 end");
+  rverify->add_flag("--files", ra->files, "hash every file in the range (reads them all)");
+  rverify->add_flag("--json", ra->asJson);
+  rverify->callback([ra, &exitCode] { exitCode = runRecordingsVerify(*ra); });
 
   // audit
   auto au = std::make_shared<Common>();

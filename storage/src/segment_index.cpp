@@ -383,6 +383,34 @@ class DbSegmentIndex final : public SegmentIndex {
     return report;
   }
 
+  core::Result<std::vector<DeletionRun>> deletions(const core::CameraId& camera,
+                                                   const core::TimeRange& range) override {
+    auto rows = db_.query(
+        "SELECT first_id, last_id, segments, start_us, end_us, bytes, reason, path, deleted_us "
+        "FROM segment_deletions WHERE camera = $1 AND (start_us IS NULL OR (start_us < $3 AND "
+        "end_us > $2)) ORDER BY first_id",
+        {camera.str(), core::toUnixMicros(range.begin), core::toUnixMicros(range.end)});
+    if (!rows) return rows.error();
+    std::vector<DeletionRun> out;
+    out.reserve(rows->size());
+    for (const Row& r : *rows) {
+      DeletionRun d;
+      d.firstId = r.i64(0);
+      d.lastId = r.i64(1);
+      d.segments = r.i64(2);
+      if (!r.isNull(3) && !r.isNull(4)) {
+        d.recorded =
+            core::TimeRange{core::fromUnixMicros(r.i64(3)), core::fromUnixMicros(r.i64(4))};
+      }
+      if (!r.isNull(5)) d.bytes = static_cast<uint64_t>(r.i64(5));
+      d.reason = r.str(6);
+      if (!r.isNull(7)) d.path = r.str(7);
+      d.lastDeleted = core::fromUnixMicros(r.i64(8));
+      out.push_back(std::move(d));
+    }
+    return out;
+  }
+
   core::Result<Timeline> timeline(const core::CameraId& camera, const core::TimeRange& range,
                                   core::Duration tolerance) override {
     // Only the two times, in start order: served from the covering index

@@ -142,6 +142,59 @@ TEST_F(StorageCliTest, ClipPackageVerifyCaseAndAudit) {
   EXPECT_NE(tampered.out.find("TAMPERED"), std::string::npos);
 }
 
+TEST_F(StorageCliTest, RecordingsVerifyExplainsGapsAndFindsAlteredFiles) {
+  const std::string args = "recordings verify" + dbArg() + " --root " + root_.string() +
+                           " --camera cam-1 --from 2026-09-21T14:13:19Z --to "
+                           "2026-09-21T14:13:30Z --actor li";
+  auto ok = run(args + " --files");
+  ASSERT_EQ(ok.code, 0) << ok.out;
+  EXPECT_NE(ok.out.find("chain: OK (2 rows checked, 0 deleted rows stepped over)"),
+            std::string::npos)
+      << ok.out;
+  EXPECT_NE(ok.out.find("recorded: 4.0 s of 11.0 s in 1 span"), std::string::npos) << ok.out;
+  EXPECT_NE(ok.out.find("(1.0 s): not recorded (no deletion in it)"), std::string::npos) << ok.out;
+  EXPECT_NE(ok.out.find("files: 2 hashed, 0 problems"), std::string::npos) << ok.out;
+  EXPECT_NE(ok.out.find("\nINTACT\n"), std::string::npos) << ok.out;
+
+  // The second segment's file is altered; the first one's row is dropped as lost.
+  {
+    auto db = Database::open(db_).value();
+    auto index = SegmentIndex::open(db).value();
+    const auto rows = index->all();
+    ASSERT_TRUE(rows);
+    ASSERT_EQ(rows->size(), 2u);
+    const fs::path second = root_ / (*rows)[1].path;
+    std::string bytes = testing::readAll(second);
+    bytes[bytes.size() / 2] ^= 0x10;
+    testing::writeBytes(second, bytes);
+    ASSERT_TRUE(index->remove((*rows)[0].id, "file_missing", {}));
+  }
+  auto bad = run(args + " --files");
+  EXPECT_EQ(bad.code, 1) << bad.out;
+  EXPECT_NE(bad.out.find("chain: OK (1 rows checked, 1 deleted rows stepped over)"),
+            std::string::npos)
+      << bad.out;
+  EXPECT_NE(bad.out.find("deleted (file_missing): 1 segment recorded"), std::string::npos)
+      << bad.out;
+  EXPECT_NE(bad.out.find(": SHA-256 differs from the index's"), std::string::npos) << bad.out;
+  EXPECT_NE(bad.out.find("\nNOT INTACT\n"), std::string::npos) << bad.out;
+  auto quick = run(args);
+  EXPECT_EQ(quick.code, 0) << "without --files the chain alone decides: " << quick.out;
+  EXPECT_NE(quick.out.find("files: not hashed"), std::string::npos) << quick.out;
+
+  auto asJson = run(args + " --files --json");
+  EXPECT_EQ(asJson.code, 1) << asJson.out;
+  EXPECT_NE(asJson.out.find("\"intact\": false"), std::string::npos) << asJson.out;
+  EXPECT_NE(asJson.out.find("\"reason\": \"file_missing\""), std::string::npos) << asJson.out;
+
+  // Each check is in the audit log, with who ran it and the verdict.
+  auto log = run("audit log" + dbArg());
+  ASSERT_EQ(log.code, 0) << log.out;
+  EXPECT_NE(log.out.find("li@cli  verify  cam-1"), std::string::npos) << log.out;
+  EXPECT_NE(log.out.find(": NOT INTACT, 1 files hashed"), std::string::npos) << log.out;
+  EXPECT_EQ(run("audit verify" + dbArg()).code, 0);
+}
+
 TEST_F(StorageCliTest, BadArgumentsExitTwo) {
   EXPECT_EQ(run("clip" + dbArg() + " --camera cam-1").code, 2);
   EXPECT_EQ(run("clip" + dbArg() +
@@ -151,6 +204,12 @@ TEST_F(StorageCliTest, BadArgumentsExitTwo) {
             2);
   EXPECT_EQ(run("case").code, 2);
   EXPECT_EQ(run("verify").code, 2);
+  EXPECT_EQ(run("recordings").code, 2);
+  EXPECT_EQ(run("recordings verify" + dbArg() + " --camera cam-1").code, 2);
+  EXPECT_EQ(run("recordings verify" + dbArg() +
+                " --camera cam-1 --from 2026-09-21T14:13:21Z --to 2026-09-21T14:13:20Z")
+                .code,
+            2);
 }
 
 }  // namespace

@@ -49,6 +49,20 @@ struct CameraLabel {
   core::DivisionCode division;
 };
 
+// A stretch of one camera's chain deleted for one reason ("age", "quota", "file_missing",
+// "altered", "removed"). Deletions before schema 10 became one-segment runs whose recorded time
+// and bytes were never kept.
+struct DeletionRun {
+  int64_t firstId = 0;
+  int64_t lastId = 0;
+  int64_t segments = 0;
+  std::optional<core::TimeRange> recorded;  // first segment's start to last segment's end
+  std::optional<uint64_t> bytes;
+  std::string reason;
+  std::string path;              // a single deleted segment's file name; empty for longer runs
+  core::WallTime lastDeleted{};  // when the run was last extended
+};
+
 // Recording coverage of one camera over a range.
 struct Timeline {
   std::vector<core::TimeRange> covered;  // merged runs of contiguous segments
@@ -118,6 +132,10 @@ class SegmentIndex {
   virtual core::Result<void> dropGarbageMany(const std::vector<int64_t>& ids) = 0;
 
   virtual core::Result<ChainReport> verifyChain(const core::CameraId& camera) = 0;
+  // The deletion runs of `camera` whose recorded time overlaps `range`, and those whose time is
+  // unknown (older than schema 10), in chain order.
+  virtual core::Result<std::vector<DeletionRun>> deletions(const core::CameraId& camera,
+                                                           const core::TimeRange& range) = 0;
   // Coverage: segments closer than `tolerance` to each other count as contiguous.
   virtual core::Result<Timeline> timeline(const core::CameraId& camera,
                                           const core::TimeRange& range,

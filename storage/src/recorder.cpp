@@ -230,12 +230,18 @@ class RecorderImpl final : public Recorder {
         ++report.quarantined;
         const std::string why =
             !probe ? probe.error().message : std::string("cannot tell its camera from its path");
-        act("quarantined " + rel + ": " + why);
+        std::string line = "quarantined ";
+        line.append(rel).append(": ").append(why);
+        act(std::move(line));
         // Nothing in the index changes: the entry follows the move (a crash in between loses
         // the entry, not the file, which stays in quarantine/).
-        auto a = audited("quarantine", cameraOfPath(rel),
-                         "unindexed file " + rel + " moved to " + fs::relative(*q, root_).string() +
-                             ": " + why)();
+        std::string details = "unindexed file ";
+        details.append(rel)
+            .append(" moved to ")
+            .append(fs::relative(*q, root_).string())
+            .append(": ")
+            .append(why);
+        auto a = audited("quarantine", cameraOfPath(rel), std::move(details))();
         if (!a) return a.error();
         continue;
       }

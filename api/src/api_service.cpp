@@ -122,6 +122,54 @@ json cameraJson(const CameraInfo& c, const CameraState* s) {
   return j;
 }
 
+// `sharpeyes recordings verify --json`'s shape (ranges as begin/end, as the CLI prints them).
+json beginEndJson(const core::TimeRange& r) {
+  return {{"begin", iso(r.begin)}, {"end", iso(r.end)}};
+}
+
+json deletionRunJson(const DeletionRun& d) {
+  json j{{"reason", d.reason},
+         {"segments", d.segments},
+         {"first_id", d.firstId},
+         {"last_id", d.lastId},
+         {"last_deleted", iso(d.lastDeleted)}};
+  if (d.recorded) j["recorded"] = beginEndJson(*d.recorded);
+  if (d.bytes) j["bytes"] = *d.bytes;
+  if (!d.path.empty()) j["path"] = d.path;
+  return j;
+}
+
+json integrityJson(const RecordingsIntegrity& r) {
+  json out{{"camera", r.camera.str()},
+           {"range", beginEndJson(r.range)},
+           {"intact", r.intact()},
+           {"chain",
+            {{"ok", r.chainOk},
+             {"rows_checked", r.rowsChecked},
+             {"deleted_rows_crossed", r.deletedRowsCrossed},
+             {"problems", r.chainProblems}}},
+           {"covered_seconds", std::chrono::duration<double>(r.coveredTotal).count()},
+           {"covered", json::array()},
+           {"gaps", json::array()},
+           {"undated_deletions", json::array()}};
+  for (const auto& c : r.covered) out["covered"].push_back(beginEndJson(c));
+  for (const auto& g : r.gaps) {
+    json j = beginEndJson(g.gap);
+    j["deleted_by"] = json::array();
+    for (const auto& d : g.deletedBy) j["deleted_by"].push_back(deletionRunJson(d));
+    out["gaps"].push_back(std::move(j));
+  }
+  for (const auto& d : r.undatedDeletions) out["undated_deletions"].push_back(deletionRunJson(d));
+  if (r.filesChecked) {
+    json problems = json::array();
+    for (const auto& f : r.fileProblems) {
+      problems.push_back({{"segment_id", f.segmentId}, {"path", f.path}, {"problem", f.problem}});
+    }
+    out["files"] = {{"checked", r.files}, {"problems", problems}};
+  }
+  return out;
+}
+
 json clipJson(const core::Clip& c) {
   json gaps = json::array();
   for (const auto& g : c.gaps) gaps.push_back(timeRangeJson(g));
@@ -297,6 +345,8 @@ struct ApiService::Impl {
 
   std::atomic<uint64_t> requestsOk{0}, requests4xx{0}, requests5xx{0}, loginsOk{0}, loginsFailed{0},
       loginsThrottled{0}, eventsDropped{0};
+  // A files=1 integrity check is running (one at a time: it reads every file in its range).
+  std::atomic<bool> hashing{false};
 
   Impl(Backend& b, UserStore& u, LiveVideoHub& l, ApiOptions o)
       : backend(b),
@@ -903,6 +953,48 @@ void ApiService::Impl::registerAll(HttpServer& s, std::vector<core::Error>* erro
                              {"to", iso(*to)},
                              {"recorded", rec},
                              {"gaps", gaps}});
+  });
+  // The integrity of a camera's recordings, as `sharpeyes recordings verify --json` prints it:
+  // evidence work, so the evidence roles (investigator, admin), in the caller's area only.
+  add("GET", "/api/recordings/{camera}/integrity", P::kExportEvidence, [this](Ctx& c) {
+    auto cam = recordedCamera(c, cameraParam(c.req.params.at("camera")));
+    auto from = timeParam(c.req, "from");
+    auto to = timeParam(c.req, "to");
+    if (!from || !to) fail(400, "bad_request", "from and to are required (ISO 8601)");
+    if (*to <= *from) fail(400, "bad_request", "to must be after from");
+    auto filesParam = c.req.queryParam("files").value_or("0");
+    if (filesParam != "0" && filesParam != "1") fail(400, "bad_request", "files must be 0 or 1");
+    const bool files = filesParam == "1";
+    if (*to - *from > std::chrono::hours(24 * 31)) {
+      fail(400, "bad_request", "a check spans at most 31 days");
+    }
+    // Hashing reads every file in the range on an HTTP thread: a day of a camera's main stream
+    // is tens of GB, minutes of disk. Longer ranges are checked on the box with
+    // `sharpeyes recordings verify --files`, and one hashing check runs at a time so the other
+    // threads keep serving.
+    if (files && *to - *from > std::chrono::hours(24)) {
+      fail(400, "bad_request",
+           "files=1 hashes every file: at most 24 hours per request (split the range, or run "
+           "'sharpeyes recordings verify --files' on the gateway)");
+    }
+    bool idle = false;
+    if (files && !hashing.compare_exchange_strong(idle, true)) {
+      return HttpResponse::error(503, "busy", "another files=1 check is running; retry later")
+          .withHeader("Retry-After", "30");
+    }
+    struct Release {
+      std::atomic<bool>* flag;
+      ~Release() {
+        if (flag) flag->store(false);
+      }
+    } release{files ? &hashing : nullptr};
+    const core::TimeRange range{*from, *to};
+    auto r = unwrap(backend.checkRecordings(cam.id, range, files));
+    audit(c, "recordings.verify", cam.id.str(),
+          iso(range.begin) + " to " + iso(range.end) + ": " +
+              (r.intact() ? "INTACT" : "NOT INTACT") +
+              (files ? ", " + std::to_string(r.files) + " files hashed" : ""));
+    return jsonResponse(integrityJson(r));
   });
   add("POST", "/api/clips", P::kCreateClips, [this](Ctx& c) {
     json b = parseJsonBody(c.req);

@@ -106,6 +106,10 @@ core::Result<core::Clip> Backend::getClip(const std::string&) {
 core::Result<std::string> Backend::clipFilePath(const std::string&) {
   return unsupported("clips");
 }
+core::Result<RecordingsIntegrity> Backend::checkRecordings(const core::CameraId&, core::TimeRange,
+                                                           bool) {
+  return unsupported("recordings verification");
+}
 core::Result<std::vector<Case>> Backend::listCases() {
   return unsupported("cases");
 }

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <iterator>
 #include <nlohmann/json.hpp>
 
 #include "sharpeyes/core/tar.h"
@@ -13,6 +14,7 @@
 #include "sharpeyes/storage/clip_export.h"
 #include "sharpeyes/storage/clip_store.h"
 #include "sharpeyes/storage/event_store.h"
+#include "sharpeyes/storage/integrity.h"
 #include "sharpeyes/storage/segment_index.h"
 
 namespace sharpeyes::app {
@@ -298,6 +300,43 @@ core::Result<api::Timeline> GatewayBackend::timeline(const core::CameraId& camer
   out.range = range;
   out.recorded = t->covered;
   out.gaps = t->gaps;
+  return out;
+}
+
+core::Result<api::RecordingsIntegrity> GatewayBackend::checkRecordings(const core::CameraId& camera,
+                                                                       core::TimeRange range,
+                                                                       bool checkFiles) {
+  if (range.end <= range.begin) {
+    return makeError(ErrorCode::kInvalidArgument, "the range ends before it begins");
+  }
+  auto r =
+      storage::checkRecordings(*stores_.index, paths_.recordingRoot, camera, range, checkFiles);
+  if (!r) return r.error();
+  auto run = [](const storage::DeletionRun& d) {
+    return api::DeletionRun{d.firstId, d.lastId, d.segments, d.recorded,
+                            d.bytes,   d.reason, d.path,     d.lastDeleted};
+  };
+  api::RecordingsIntegrity out;
+  out.camera = r->camera;
+  out.range = r->range;
+  out.chainOk = r->chain.ok();
+  out.rowsChecked = r->chain.rowsChecked;
+  out.deletedRowsCrossed = r->chain.tombstonesCrossed;
+  out.chainProblems = r->chain.problems;
+  out.coveredTotal = r->timeline.coveredTotal;
+  out.covered = r->timeline.covered;
+  for (const auto& g : r->gaps) {
+    api::ExplainedGap eg{g.gap, {}};
+    std::transform(g.deletedBy.begin(), g.deletedBy.end(), std::back_inserter(eg.deletedBy), run);
+    out.gaps.push_back(std::move(eg));
+  }
+  std::transform(r->undatedDeletions.begin(), r->undatedDeletions.end(),
+                 std::back_inserter(out.undatedDeletions), run);
+  out.filesChecked = r->filesChecked;
+  out.files = r->files;
+  for (const auto& f : r->fileProblems) {
+    out.fileProblems.push_back({f.segmentId, f.path, f.problem});
+  }
   return out;
 }
 

@@ -90,6 +90,10 @@ class GatewayBackend : public api::Backend {
                                       const std::string& user) override;
   core::Result<core::Clip> getClip(const std::string& id) override;
   core::Result<std::string> clipFilePath(const std::string& id) override;
+  // storage::checkRecordings on the index and the recording root.
+  core::Result<api::RecordingsIntegrity> checkRecordings(const core::CameraId& camera,
+                                                         core::TimeRange range,
+                                                         bool checkFiles) override;
 
   core::Result<std::vector<api::Case>> listCases() override;
   core::Result<api::Case> getCase(const std::string& id) override;

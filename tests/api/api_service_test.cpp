@@ -5,10 +5,13 @@
 
 #include <gtest/gtest.h>
 
+#include <condition_variable>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <mutex>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "sharpeyes/api/in_memory_backend.h"
 #include "sharpeyes/core/util.h"
@@ -46,7 +49,7 @@ class ApiServiceTest : public ::testing::Test {
   void SetUp() override {
     dir_ = fs::temp_directory_path() / ("sharpeyes-api-" + core::newId());
     fs::create_directories(dir_);
-    backend_ = std::make_unique<InMemoryBackend>(dir_.string());
+    backend_ = makeBackend(dir_.string());
     users_ = std::make_unique<UserStore>((dir_ / "users.json").string(), 1000);
     live_ = std::make_unique<LiveVideoHub>();
     ASSERT_TRUE(users_->addUser("admin", "admin-pass-1", Role::kAdmin, std::nullopt).ok());
@@ -96,6 +99,10 @@ class ApiServiceTest : public ::testing::Test {
     server_ = std::make_unique<HttpServer>(HttpServerOptions{});
     ASSERT_TRUE(service_->registerRoutes(*server_).ok());
     ASSERT_TRUE(server_->start().ok());
+  }
+  // The reference backend; a fixture may serve a derived one.
+  virtual std::unique_ptr<InMemoryBackend> makeBackend(const std::string& workDir) {
+    return std::make_unique<InMemoryBackend>(workDir);
   }
   void TearDown() override {
     if (server_) server_->stop();  // null when SetUp failed before creating it
@@ -210,6 +217,8 @@ TEST_F(ApiServiceTest, VillageViewerGets403OutsideTheVillageOnEveryEndpoint) {
       {"POST", "/api/alerts/" + alertB + "/accept", "{}"},
       {"GET", "/api/recordings/cam-b/timeline?from=2026-11-25T10:00:00Z&to=2026-11-25T11:00:00Z",
        ""},
+      {"GET", "/api/recordings/cam-b/integrity?from=2026-11-25T10:00:00Z&to=2026-11-25T11:00:00Z",
+       ""},
       {"POST", "/api/clips",
        R"({"camera":"cam-b","from":"2026-11-25T10:01:00Z","to":"2026-11-25T10:02:00Z"})"},
       {"GET", "/api/clips/" + clipB, ""},
@@ -287,7 +296,9 @@ TEST_F(ApiServiceTest, FiveStepAlertWorkflowWithWhoAndWhenAndLivePush) {
   for (int i = 0; i < 6; ++i) {
     EXPECT_EQ(a["history"][i]["step"], steps[i]);
     EXPECT_FALSE(a["history"][i]["at"].get<std::string>().empty());
-    if (i > 0) EXPECT_EQ(a["history"][i]["user"], "op");
+    if (i > 0) {
+      EXPECT_EQ(a["history"][i]["user"], "op");
+    }
   }
   // The operator's socket saw all five steps; the village-A viewer saw none (village B).
   int pushed = 0;
@@ -434,6 +445,208 @@ TEST_F(ApiServiceTest, CamerasCrudPtzValidationAndDocuments) {
   auto me = json::parse(call(op, "GET", "/api/me").body);
   EXPECT_EQ(me["role"], "operator");
   EXPECT_EQ(me["scope"], "510603000000");
+}
+
+// Recordings integrity (GET /api/recordings/{camera}/integrity): ApiService's part — roles,
+// area, parameters, the JSON of `sharpeyes recordings verify --json`, the audit entry, one hashing
+// check at a time. The check itself is storage's (tests/storage, and the real gateway in
+// tests/app/gateway_api_test.cpp); the reference backend does not verify (501), so this backend
+// reports what a check of cam-a found and can hold a files=1 check until the test lets it go.
+class VerifyingBackend : public InMemoryBackend {
+ public:
+  using InMemoryBackend::InMemoryBackend;
+
+  core::Result<RecordingsIntegrity> checkRecordings(const core::CameraId& camera,
+                                                    core::TimeRange range,
+                                                    bool checkFiles) override {
+    {
+      std::unique_lock lock(mu_);
+      ++calls_;
+      if (checkFiles && holdFiles_) {
+        inside_ = true;
+        cv_.notify_all();
+        cv_.wait(lock, [&] { return !holdFiles_; });
+        inside_ = false;
+      }
+    }
+    RecordingsIntegrity r;
+    r.camera = camera;
+    r.range = range;
+    r.chainOk = true;
+    r.rowsChecked = 300;
+    r.deletedRowsCrossed = 2;
+    r.coveredTotal = std::chrono::minutes(10);
+    r.covered = {{at("2026-11-25T10:00:00Z"), at("2026-11-25T10:10:00Z")}};
+    DeletionRun age;
+    age.firstId = 7;
+    age.lastId = 8;
+    age.segments = 2;
+    age.recorded = core::TimeRange{at("2026-11-25T09:58:00Z"), at("2026-11-25T10:00:00Z")};
+    age.bytes = 4096;
+    age.reason = "age";
+    age.lastDeleted = at("2026-11-25T12:00:00Z");
+    r.gaps = {{{range.begin, at("2026-11-25T10:00:00Z")}, {age}},
+              {{at("2026-11-25T10:10:00Z"), range.end}, {}}};
+    DeletionRun old;
+    old.firstId = old.lastId = 1;
+    old.segments = 1;
+    old.reason = "quota";
+    old.path = "cam-a/old.mp4";
+    r.undatedDeletions = {old};
+    if (checkFiles) {
+      r.filesChecked = true;
+      r.files = 300;
+      r.fileProblems = {{42, "cam-a/2026/11/25/10/0002.mp4", "SHA-256 differs from the index's"}};
+    }
+    return r;
+  }
+
+  void holdFiles(bool hold) {
+    std::lock_guard lock(mu_);
+    holdFiles_ = hold;
+    cv_.notify_all();
+  }
+  bool waitInside() {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, std::chrono::seconds(30), [&] { return inside_; });
+  }
+  int calls() {
+    std::lock_guard lock(mu_);
+    return calls_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool holdFiles_ = false;
+  bool inside_ = false;
+  int calls_ = 0;
+};
+
+class RecordingsIntegrityApiTest : public ApiServiceTest {
+ protected:
+  std::unique_ptr<InMemoryBackend> makeBackend(const std::string& workDir) override {
+    auto b = std::make_unique<VerifyingBackend>(workDir);
+    verifying_ = b.get();
+    return b;
+  }
+  VerifyingBackend* verifying_ = nullptr;
+};
+
+TEST_F(ApiServiceTest, RecordingsIntegrityIsNotVerifiedByTheReferenceBackend) {
+  Login inv = login("inv", "investigator");
+  Reply r =
+      call(inv, "GET",
+           "/api/recordings/cam-a/integrity?from=2026-11-25T09:00:00Z&to=2026-11-25T11:00:00Z");
+  EXPECT_EQ(r.status, 501) << r.body;
+}
+
+TEST_F(RecordingsIntegrityApiTest, InvestigatorsCheckRecordingsInTheirAreaAndItIsAudited) {
+  ASSERT_TRUE(users_->addUser("inv-b", "investigator-b", Role::kInvestigator, div(kVillageB)).ok());
+  const std::string base = "/api/recordings/cam-a/integrity";
+  const std::string range = "?from=2026-11-25T09:00:00Z&to=2026-11-25T11:00:00Z";
+  Login inv = login("inv", "investigator");
+
+  Reply r = call(inv, "GET", base + range);
+  ASSERT_EQ(r.status, 200) << r.body;
+  const json expected = json::parse(R"({
+    "camera": "cam-a",
+    "range": {"begin": "2026-11-25T09:00:00.000000Z", "end": "2026-11-25T11:00:00.000000Z"},
+    "intact": true,
+    "chain": {"ok": true, "rows_checked": 300, "deleted_rows_crossed": 2, "problems": []},
+    "covered_seconds": 600.0,
+    "covered": [{"begin": "2026-11-25T10:00:00.000000Z", "end": "2026-11-25T10:10:00.000000Z"}],
+    "gaps": [
+      {"begin": "2026-11-25T09:00:00.000000Z", "end": "2026-11-25T10:00:00.000000Z",
+       "deleted_by": [{"reason": "age", "segments": 2, "first_id": 7, "last_id": 8,
+                       "last_deleted": "2026-11-25T12:00:00.000000Z",
+                       "recorded": {"begin": "2026-11-25T09:58:00.000000Z",
+                                    "end": "2026-11-25T10:00:00.000000Z"},
+                       "bytes": 4096}]},
+      {"begin": "2026-11-25T10:10:00.000000Z", "end": "2026-11-25T11:00:00.000000Z",
+       "deleted_by": []}],
+    "undated_deletions": [{"reason": "quota", "segments": 1, "first_id": 1, "last_id": 1,
+                           "last_deleted": "1970-01-01T00:00:00.000000Z",
+                           "path": "cam-a/old.mp4"}]
+  })");
+  EXPECT_EQ(json::parse(r.body), expected) << r.body;
+
+  Reply files = call(inv, "GET", base + range + "&files=1");
+  ASSERT_EQ(files.status, 200) << files.body;
+  const json fj = json::parse(files.body);
+  EXPECT_FALSE(fj["intact"].get<bool>());
+  EXPECT_EQ(fj["files"], json::parse(R"({"checked": 300, "problems": [
+      {"segment_id": 42, "path": "cam-a/2026/11/25/10/0002.mp4",
+       "problem": "SHA-256 differs from the index's"}]})"));
+
+  // Each check is audited with the range and the verdict.
+  std::vector<AuditEntry> verifies;
+  for (const auto& e : backend_->auditLog()) {
+    if (e.action == "recordings.verify") verifies.push_back(e);
+  }
+  ASSERT_EQ(verifies.size(), 2u);
+  EXPECT_EQ(verifies[0].user, "inv");
+  EXPECT_EQ(verifies[0].target, "cam-a");
+  EXPECT_EQ(verifies[0].detail,
+            "2026-11-25T09:00:00.000000Z to 2026-11-25T11:00:00.000000Z: INTACT");
+  EXPECT_EQ(verifies[1].detail,
+            "2026-11-25T09:00:00.000000Z to 2026-11-25T11:00:00.000000Z: NOT INTACT, 300 files "
+            "hashed");
+
+  // Refused, and nothing checked: roles without evidence work, the investigator of another
+  // village, no session; then bad parameters (400 naming what is wrong) and an unknown camera.
+  const int before = verifying_->calls();
+  Login op = login("op", "operator-pass");
+  Login va = login("va", "village-a-pass");
+  Login invB = login("inv-b", "investigator-b");
+  EXPECT_EQ(call(op, "GET", base + range).status, 403);
+  EXPECT_EQ(call(va, "GET", base + range).status, 403);
+  Reply outside = call(invB, "GET", base + range);
+  EXPECT_EQ(outside.status, 403);
+  EXPECT_NE(outside.body.find("outside your area"), std::string::npos) << outside.body;
+  EXPECT_EQ(Conn(server_->port()).request("GET", base + range).status, 401);
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {"?from=yesterday&to=2026-11-25T11:00:00Z", "from:"},
+      {"?from=2026-11-25T09:00:00Z", "from and to are required"},
+      {"?from=2026-11-25T11:00:00Z&to=2026-11-25T09:00:00Z", "to must be after from"},
+      {range + "&files=true", "files must be 0 or 1"},
+      {"?from=2026-11-24T09:00:00Z&to=2026-11-25T09:00:01Z&files=1", "at most 24 hours"},
+      {"?from=2026-10-01T00:00:00Z&to=2026-11-25T00:00:00Z", "at most 31 days"},
+  };
+  for (const auto& [query, detail] : bad) {
+    Reply b = call(inv, "GET", base + query);
+    EXPECT_EQ(b.status, 400) << query << ": " << b.body;
+    EXPECT_NE(b.body.find(detail), std::string::npos) << query << ": " << b.body;
+  }
+  EXPECT_EQ(call(inv, "GET", "/api/recordings/cam-x/integrity" + range).status, 404);
+  EXPECT_EQ(verifying_->calls(), before);
+  // 24 hours with files=1 and 31 days without are allowed.
+  EXPECT_EQ(
+      call(inv, "GET", base + "?from=2026-11-24T09:00:00Z&to=2026-11-25T09:00:00Z&files=1").status,
+      200);
+  EXPECT_EQ(call(inv, "GET", base + "?from=2026-10-25T00:00:00Z&to=2026-11-25T00:00:00Z").status,
+            200);
+}
+
+TEST_F(RecordingsIntegrityApiTest, OneHashingCheckAtATime) {
+  const std::string target =
+      "/api/recordings/cam-a/integrity?from=2026-11-25T09:00:00Z&to=2026-11-25T11:00:00Z";
+  Login inv = login("inv", "investigator");
+  Login admin = login("admin", "admin-pass-1");
+  verifying_->holdFiles(true);
+  Reply first;
+  std::thread t([&] { first = call(inv, "GET", target + "&files=1"); });
+  ASSERT_TRUE(verifying_->waitInside());
+  // A second hashing check is turned away at once; a check without files still runs.
+  Reply busy = call(admin, "GET", target + "&files=1");
+  EXPECT_EQ(busy.status, 503) << busy.body;
+  EXPECT_EQ(busy.header("retry-after"), "30");
+  EXPECT_EQ(call(admin, "GET", target).status, 200);
+  verifying_->holdFiles(false);
+  t.join();
+  EXPECT_EQ(first.status, 200) << first.body;
+  // Once it is done the next one runs.
+  EXPECT_EQ(call(admin, "GET", target + "&files=1").status, 200);
 }
 
 TEST(UserStoreTest, HashingPersistenceAndValidation) {

@@ -11,6 +11,9 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <regex>
+#include <string>
+#include <tuple>
+#include <vector>
 
 #include "gateway_support.h"
 #include "process.h"
@@ -20,6 +23,7 @@
 #include "sharpeyes/storage/clip_store.h"
 #include "sharpeyes/storage/database.h"
 #include "sharpeyes/storage/recorder.h"
+#include "sharpeyes/storage/segment_index.h"
 #include "test_client.h"
 
 namespace sharpeyes::app {
@@ -330,6 +334,170 @@ TEST_F(GatewayApiTest, OperatorsPoliceAndVillagesWorkThroughTheApi) {
   EXPECT_EQ(gw.wait(30s), std::optional<int>(0)) << gw.err();
   // The admin's password was taken from the environment and never written to the log.
   EXPECT_EQ(gw.err().find(kAdminPassword), std::string::npos);
+}
+
+// Police check a camera's recordings before relying on them (GET /api/recordings/{camera}/
+// integrity, what `sharpeyes recordings verify --json` prints): intact while untouched, not intact
+// once one recorded file is altered in place, refused outside the caller's role and area, audited.
+TEST_F(GatewayApiTest, PoliceVerifyACamerasRecordingsOverTheApi) {
+  ChildProcess gw;
+  const auto started = core::processClock().now();
+  const uint16_t port = startGateway(gw, writeConfig());
+  ASSERT_NE(port, 0);
+  Api admin(port, "admin", kAdminPassword);
+  ASSERT_TRUE(admin.ok()) << gw.err();
+
+  // cam01 is in village ...201: its investigator, another village's investigator, its viewer and
+  // the township's operator.
+  const std::vector<std::tuple<std::string, std::string, std::string>> users = {
+      {"police201", "investigator", "510603101201"},
+      {"police202", "investigator", "510603101202"},
+      {"viewer201", "viewer", "510603101201"},
+      {"operator", "operator", "510603101000"}};
+  for (const auto& [name, role, scope] : users) {
+    ASSERT_EQ(
+        admin
+            .call(
+                "POST", "/api/users",
+                {{"name", name}, {"password", name + "-pass-1"}, {"role", role}, {"scope", scope}})
+            .status,
+        201)
+        << name;
+  }
+  Api police(port, "police201", "police201-pass-1");
+  Api otherVillage(port, "police202", "police202-pass-1");
+  Api viewer(port, "viewer201", "viewer201-pass-1");
+  Api op(port, "operator", "operator-pass-1");
+  ASSERT_TRUE(police.ok() && otherVillage.ok() && viewer.ok() && op.ok());
+
+  // cam01 has recorded a few 2 s segments.
+  const std::string from = core::formatIso8601(started - 1min);
+  std::string to;
+  ASSERT_TRUE(waitFor(
+      [&] {
+        auto db = storage::Database::open((dir_ / "index.db").string());
+        if (!db) return false;
+        auto index = storage::SegmentIndex::open(*db);
+        if (!index) return false;
+        auto segs = (*index)->query(core::CameraId::parse("cam01").value(),
+                                    {started - 1min, core::processClock().now() + 1min});
+        if (!segs || segs->size() < 3) return false;
+        to = core::formatIso8601(segs->back().end);
+        return true;
+      },
+      90s))
+      << gw.err();
+  const std::string target = "/api/recordings/cam01/integrity?from=" + from + "&to=" + to;
+
+  {
+    const auto r = police.call("GET", target);
+    ASSERT_EQ(r.status, 200) << r.body;
+    const json j = json::parse(r.body);
+    EXPECT_EQ(j.value("camera", ""), "cam01");
+    EXPECT_EQ(j["range"].value("begin", ""), from);
+    EXPECT_EQ(j["range"].value("end", ""), to);
+    EXPECT_TRUE(j.value("intact", false)) << r.body;
+    EXPECT_TRUE(j["chain"].value("ok", false)) << r.body;
+    EXPECT_GE(j["chain"].value("rows_checked", 0), 3) << r.body;
+    EXPECT_TRUE(j["chain"]["problems"].empty()) << r.body;
+    EXPECT_GT(j.value("covered_seconds", 0.0), 0.0) << r.body;
+    EXPECT_FALSE(j["covered"].empty()) << r.body;
+    // The minute before the gateway started was never recorded: a gap no deletion explains.
+    ASSERT_FALSE(j["gaps"].empty()) << r.body;
+    EXPECT_EQ(j["gaps"][0].value("begin", ""), from);
+    EXPECT_TRUE(j["gaps"][0]["deleted_by"].empty()) << r.body;
+    EXPECT_TRUE(j["undated_deletions"].empty()) << r.body;
+    EXPECT_FALSE(j.contains("files")) << "files are hashed only with files=1";
+  }
+  {
+    const auto r = police.call("GET", target + "&files=1");
+    ASSERT_EQ(r.status, 200) << r.body;
+    const json j = json::parse(r.body);
+    EXPECT_TRUE(j.value("intact", false)) << r.body;
+    ASSERT_TRUE(j.contains("files")) << r.body;
+    EXPECT_GE(j["files"].value("checked", 0), 3) << r.body;
+    EXPECT_TRUE(j["files"]["problems"].empty()) << r.body;
+  }
+
+  // Outside the evidence roles, or outside the caller's area: refused, nothing checked.
+  EXPECT_EQ(otherVillage.call("GET", target).status, 403);
+  EXPECT_EQ(viewer.call("GET", target).status, 403);
+  EXPECT_EQ(op.call("GET", target).status, 403);
+  EXPECT_EQ(Conn(port).request("GET", target).status, 401);
+  // Bad requests say what is wrong; an unknown camera is 404.
+  const auto badRequest = [&](const std::string& query, const std::string& detail) {
+    const auto r = police.call("GET", "/api/recordings/cam01/integrity?" + query);
+    EXPECT_EQ(r.status, 400) << query << ": " << r.body;
+    EXPECT_NE(r.body.find(detail), std::string::npos) << query << ": " << r.body;
+  };
+  badRequest("from=yesterday&to=" + to, "from:");
+  badRequest("from=" + from, "from and to are required");
+  badRequest("from=" + to + "&to=" + from, "to must be after from");
+  badRequest("from=" + from + "&to=" + to + "&files=yes", "files must be 0 or 1");
+  badRequest("from=2026-01-01T00:00:00Z&to=2026-01-02T00:00:01Z&files=1", "at most 24 hours");
+  badRequest("from=2026-01-01T00:00:00Z&to=2026-03-01T00:00:00Z", "at most 31 days");
+  EXPECT_EQ(police.call("GET", "/api/recordings/cam99/integrity?from=" + from + "&to=" + to).status,
+            404);
+
+  // One byte in the middle of a recorded segment changes, the file keeps its size.
+  core::Segment altered;
+  {
+    auto db = storage::Database::open((dir_ / "index.db").string());
+    ASSERT_TRUE(db.ok()) << db.error().describe();
+    auto index = storage::SegmentIndex::open(*db);
+    ASSERT_TRUE(index.ok()) << index.error().describe();
+    auto segs = (*index)->query(core::CameraId::parse("cam01").value(),
+                                {core::parseIso8601(from).value(), core::parseIso8601(to).value()});
+    ASSERT_TRUE(segs.ok() && segs->size() >= 2) << "no segments";
+    altered = (*segs)[1];
+  }
+  const fs::path file = dir_ / "recordings" / altered.path;
+  const auto size = fs::file_size(file);
+  ASSERT_EQ(size, altered.bytes);
+  {
+    std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);
+    ASSERT_TRUE(f.is_open()) << file;
+    f.seekg(static_cast<std::streamoff>(size / 2));
+    char byte = 0;
+    f.get(byte);
+    f.seekp(static_cast<std::streamoff>(size / 2));
+    f.put(static_cast<char>(~byte));
+    ASSERT_TRUE(f.good());
+  }
+  ASSERT_EQ(fs::file_size(file), size);
+  {
+    const auto r = police.call("GET", target + "&files=1");
+    ASSERT_EQ(r.status, 200) << r.body;
+    const json j = json::parse(r.body);
+    EXPECT_FALSE(j.value("intact", true)) << r.body;
+    EXPECT_TRUE(j["chain"].value("ok", false)) << "the index itself is untouched: " << r.body;
+    const auto problems = j["files"]["problems"];
+    ASSERT_EQ(problems.size(), 1u) << r.body;
+    EXPECT_EQ(problems[0].value("segment_id", int64_t{0}), altered.id);
+    EXPECT_EQ(problems[0].value("path", ""), altered.path);
+    EXPECT_EQ(problems[0].value("problem", ""), "SHA-256 differs from the index's");
+  }
+
+  // Each check is in the audit log: who, which camera, the range and the verdict.
+  {
+    const auto log =
+        admin.get("/api/audit?action=recordings.verify").value("entries", json::array());
+    std::vector<std::string> details;
+    for (const auto& e : log) {
+      EXPECT_EQ(e.value("user", ""), "police201") << e.dump();
+      EXPECT_EQ(e.value("target", ""), "cam01") << e.dump();
+      details.push_back(e.value("detail", ""));
+    }
+    ASSERT_EQ(details.size(), 3u) << log.dump();  // refused and bad requests check nothing
+    // Newest first.
+    EXPECT_NE(details[0].find(from + " to " + to + ": NOT INTACT"), std::string::npos)
+        << details[0];
+    EXPECT_NE(details[0].find("files hashed"), std::string::npos) << details[0];
+    EXPECT_NE(details[1].find(": INTACT"), std::string::npos) << details[1];
+    EXPECT_NE(details[2].find(from + " to " + to + ": INTACT"), std::string::npos) << details[2];
+  }
+  gw.kill(SIGTERM);
+  EXPECT_EQ(gw.wait(30s), std::optional<int>(0)) << gw.err();
 }
 
 TEST_F(GatewayApiTest, EventsTravelToTheTownshipCentreAndItsVillageSubscriber) {

@@ -152,6 +152,49 @@ struct Timeline {
   std::vector<core::TimeRange> gaps;      // parts of `range` without recording
 };
 
+// What `sharpeyes recordings verify` reports (storage's checkRecordings), for police before they
+// rely on a camera's recordings over a range.
+struct DeletionRun {  // a stretch of the camera's chain deleted for one reason
+  int64_t firstId = 0;
+  int64_t lastId = 0;
+  int64_t segments = 0;
+  std::optional<core::TimeRange> recorded;  // unknown for deletions before the index kept it
+  std::optional<uint64_t> bytes;
+  std::string reason;  // "age", "quota", "file_missing", "altered", "removed"
+  std::string path;    // a single deleted segment's file; "" for longer runs
+  core::WallTime lastDeleted{};
+};
+
+struct ExplainedGap {
+  core::TimeRange gap;
+  std::vector<DeletionRun> deletedBy;  // empty: never recorded (camera off or unreachable)
+};
+
+struct FileProblem {
+  int64_t segmentId = 0;
+  std::string path;     // relative to the recording root
+  std::string problem;  // "missing", "size N, indexed M", "SHA-256 differs from the index's"
+};
+
+struct RecordingsIntegrity {
+  core::CameraId camera;
+  core::TimeRange range;
+  // The camera's whole hash chain, not only the range.
+  bool chainOk = false;
+  int64_t rowsChecked = 0;
+  int64_t deletedRowsCrossed = 0;
+  std::vector<std::string> chainProblems;
+  core::Duration coveredTotal{};
+  std::vector<core::TimeRange> covered;
+  std::vector<ExplainedGap> gaps;
+  std::vector<DeletionRun> undatedDeletions;
+  bool filesChecked = false;  // every file in range hashed
+  int64_t files = 0;
+  std::vector<FileProblem> fileProblems;
+  // The chain verifies and no checked file differs; gaps alone do not fail it.
+  bool intact() const { return chainOk && fileProblems.empty(); }
+};
+
 struct ClipRequest {
   core::CameraId camera;
   core::TimeRange range;
@@ -243,6 +286,11 @@ class Backend {
   virtual core::Result<core::Clip> getClip(const std::string& id);
   // Absolute path of the clip file, for download with Range.
   virtual core::Result<std::string> clipFilePath(const std::string& id);
+  // The integrity of `camera`'s recordings over `range`: hash chain, coverage, why each gap is
+  // there; with `checkFiles`, every file in range hashed against the index (reads them all, so
+  // this blocks the calling thread for as long as the disk takes).
+  virtual core::Result<RecordingsIntegrity> checkRecordings(const core::CameraId& camera,
+                                                            core::TimeRange range, bool checkFiles);
 
   // Cases, holds, evidence.
   virtual core::Result<std::vector<Case>> listCases();

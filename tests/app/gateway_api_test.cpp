@@ -154,6 +154,10 @@ TEST_F(GatewayApiTest, OperatorsPoliceAndVillagesWorkThroughTheApi) {
       },
       60s))
       << admin.call("GET", "/api/cameras").body << gw.err();
+  // Each streaming camera names the reader that pulls it (the config's default, rtspsrc).
+  for (const auto& c : admin.get("/api/cameras").value("cameras", json::array())) {
+    EXPECT_EQ(c["state"].value("reader", ""), "rtspsrc") << c.dump();
+  }
 
   // A village viewer of ...202 and an investigator for the township.
   ASSERT_EQ(admin

@@ -271,6 +271,9 @@ function connectEvents() {
 function onAlert(a) {
   const i = state.alerts.findIndex((x) => x.id === a.id);
   const isNew = i < 0;
+  // The same step arrives twice (the POST's answer and the /ws/events push), in either order; an
+  // older one arriving late must not wind the alert back. History only grows.
+  if (!isNew && (a.history || []).length < (state.alerts[i].history || []).length) return;
   if (isNew) state.alerts.unshift(a); else state.alerts[i] = a;
   if (state.selectedAlert && state.selectedAlert.id === a.id) state.selectedAlert = a;
   renderAlertList();
@@ -380,10 +383,23 @@ function renderAlertDetail() {
       rec ? el('div', {}, rec.user, el('br'), fmtTime(rec.at)) : null);
   }));
   const action = actionFor[a.step];
+  // Re-rendered on every update of this alert (including the push that echoes the operator's own
+  // step): what is being typed for the same next step is kept, and so is the focus. Before, the
+  // echo wiped a note typed in the meantime and the step went out without it.
+  const typed = box.dataset.alert === a.id && box.dataset.action === (action || '')
+    ? { note: document.getElementById('step-note')?.value, assignee: document.getElementById('step-assignee')?.value,
+      focus: box.contains(document.activeElement) ? document.activeElement.id : '' }
+    : null;
+  box.dataset.alert = a.id;
+  box.dataset.action = action || '';
   let form = null;
   if (action && can('handle_alerts')) {
     const note = el('input', { id: 'step-note', placeholder: t('note'), style: 'flex:1' });
     const assignee = action === 'dispatch' ? el('input', { id: 'step-assignee', placeholder: t('assignee') }) : null;
+    if (typed) {
+      note.value = typed.note || '';
+      if (assignee) assignee.value = typed.assignee || '';
+    }
     const err = el('span', { class: 'error', id: 'step-error' });
     form = el('div', { class: 'form-row' }, assignee, note,
       el('button', { class: 'primary', id: 'step-submit', onclick: async () => {
@@ -402,6 +418,7 @@ function renderAlertDetail() {
     el('h3', {}, t('history')),
     el('table', {}, el('tr', {}, el('th', {}, t('state')), el('th', {}, t('by')), el('th', {}, t('at')), el('th', {}, t('assignee')), el('th', {}, t('note'))),
       a.history.map((h) => el('tr', {}, el('td', {}, t(h.step)), el('td', {}, h.user), el('td', {}, fmtTime(h.at)), el('td', {}, h.assignee), el('td', {}, h.note))))].filter(Boolean));
+  if (typed && typed.focus) document.getElementById(typed.focus)?.focus();
 }
 
 // ---------------------------------------------------------------- health board

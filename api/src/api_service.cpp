@@ -345,8 +345,10 @@ struct ApiService::Impl {
 
   std::atomic<uint64_t> requestsOk{0}, requests4xx{0}, requests5xx{0}, loginsOk{0}, loginsFailed{0},
       loginsThrottled{0}, eventsDropped{0};
-  // A files=1 integrity check is running (one at a time: it reads every file in its range).
-  std::atomic<bool> hashing{false};
+  // An integrity check is running. One at a time: the chain check reads every row of the
+  // camera's history (839 K rows at 100 days: 6.3 s and ~780 MB in the process, measured), and
+  // files=1 also reads every file in its range.
+  std::atomic<bool> checking{false};
 
   Impl(Backend& b, UserStore& u, LiveVideoHub& l, ApiOptions o)
       : backend(b),
@@ -970,24 +972,22 @@ void ApiService::Impl::registerAll(HttpServer& s, std::vector<core::Error>* erro
     }
     // Hashing reads every file in the range on an HTTP thread: a day of a camera's main stream
     // is tens of GB, minutes of disk. Longer ranges are checked on the box with
-    // `sharpeyes recordings verify --files`, and one hashing check runs at a time so the other
-    // threads keep serving.
+    // `sharpeyes recordings verify --files`. One check runs at a time (see `checking`) so the
+    // other threads keep serving and the gateway's memory stays bounded.
     if (files && *to - *from > std::chrono::hours(24)) {
       fail(400, "bad_request",
            "files=1 hashes every file: at most 24 hours per request (split the range, or run "
            "'sharpeyes recordings verify --files' on the gateway)");
     }
     bool idle = false;
-    if (files && !hashing.compare_exchange_strong(idle, true)) {
-      return HttpResponse::error(503, "busy", "another files=1 check is running; retry later")
+    if (!checking.compare_exchange_strong(idle, true)) {
+      return HttpResponse::error(503, "busy", "another integrity check is running; retry later")
           .withHeader("Retry-After", "30");
     }
     struct Release {
       std::atomic<bool>* flag;
-      ~Release() {
-        if (flag) flag->store(false);
-      }
-    } release{files ? &hashing : nullptr};
+      ~Release() { flag->store(false); }
+    } release{&checking};
     const core::TimeRange range{*from, *to};
     auto r = unwrap(backend.checkRecordings(cam.id, range, files));
     audit(c, "recordings.verify", cam.id.str(),

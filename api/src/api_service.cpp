@@ -270,6 +270,19 @@ std::optional<core::WallTime> timeParam(const HttpRequest& req, const std::strin
   return *t;
 }
 
+// The required from/to of a recordings query, at most 31 days apart; `what` names the query in
+// the error ("a timeline", "a check").
+core::TimeRange rangeParams(const HttpRequest& req, const std::string& what) {
+  auto from = timeParam(req, "from");
+  auto to = timeParam(req, "to");
+  if (!from || !to) fail(400, "bad_request", "from and to are required (ISO 8601)");
+  if (*to <= *from) fail(400, "bad_request", "to must be after from");
+  if (*to - *from > std::chrono::hours(24 * 31)) {
+    fail(400, "bad_request", what + " spans at most 31 days");
+  }
+  return {*from, *to};
+}
+
 int intParam(const HttpRequest& req, const std::string& name, int def, int lo, int hi) {
   auto v = req.queryParam(name);
   if (!v || v->empty()) return def;
@@ -939,20 +952,14 @@ void ApiService::Impl::registerAll(HttpServer& s, std::vector<core::Error>* erro
   // ---- recordings, clips ----
   add("GET", "/api/recordings/{camera}/timeline", P::kViewRecordings, [this](Ctx& c) {
     auto cam = recordedCamera(c, cameraParam(c.req.params.at("camera")));
-    auto from = timeParam(c.req, "from");
-    auto to = timeParam(c.req, "to");
-    if (!from || !to) fail(400, "bad_request", "from and to are required (ISO 8601)");
-    if (*to <= *from) fail(400, "bad_request", "to must be after from");
-    if (*to - *from > std::chrono::hours(24 * 31)) {
-      fail(400, "bad_request", "a timeline spans at most 31 days");
-    }
-    auto t = unwrap(backend.timeline(cam.id, core::TimeRange{*from, *to}));
+    const core::TimeRange range = rangeParams(c.req, "a timeline");
+    auto t = unwrap(backend.timeline(cam.id, range));
     json rec = json::array(), gaps = json::array();
     for (const auto& r : t.recorded) rec.push_back(timeRangeJson(r));
     for (const auto& g : t.gaps) gaps.push_back(timeRangeJson(g));
     return jsonResponse(json{{"camera", cam.id.str()},
-                             {"from", iso(*from)},
-                             {"to", iso(*to)},
+                             {"from", iso(range.begin)},
+                             {"to", iso(range.end)},
                              {"recorded", rec},
                              {"gaps", gaps}});
   });
@@ -960,21 +967,15 @@ void ApiService::Impl::registerAll(HttpServer& s, std::vector<core::Error>* erro
   // evidence work, so the evidence roles (investigator, admin), in the caller's area only.
   add("GET", "/api/recordings/{camera}/integrity", P::kExportEvidence, [this](Ctx& c) {
     auto cam = recordedCamera(c, cameraParam(c.req.params.at("camera")));
-    auto from = timeParam(c.req, "from");
-    auto to = timeParam(c.req, "to");
-    if (!from || !to) fail(400, "bad_request", "from and to are required (ISO 8601)");
-    if (*to <= *from) fail(400, "bad_request", "to must be after from");
+    const core::TimeRange range = rangeParams(c.req, "a check");
     auto filesParam = c.req.queryParam("files").value_or("0");
     if (filesParam != "0" && filesParam != "1") fail(400, "bad_request", "files must be 0 or 1");
     const bool files = filesParam == "1";
-    if (*to - *from > std::chrono::hours(24 * 31)) {
-      fail(400, "bad_request", "a check spans at most 31 days");
-    }
     // Hashing reads every file in the range on an HTTP thread: a day of a camera's main stream
     // is tens of GB, minutes of disk. Longer ranges are checked on the box with
     // `sharpeyes recordings verify --files`. One check runs at a time (see `checking`) so the
     // other threads keep serving.
-    if (files && *to - *from > std::chrono::hours(24)) {
+    if (files && range.length() > std::chrono::hours(24)) {
       fail(400, "bad_request",
            "files=1 hashes every file: at most 24 hours per request (split the range, or run "
            "'sharpeyes recordings verify --files' on the gateway)");
@@ -988,7 +989,6 @@ void ApiService::Impl::registerAll(HttpServer& s, std::vector<core::Error>* erro
       std::atomic<bool>* flag;
       ~Release() { flag->store(false); }
     } release{&checking};
-    const core::TimeRange range{*from, *to};
     auto r = unwrap(backend.checkRecordings(cam.id, range, files));
     audit(c, "recordings.verify", cam.id.str(),
           iso(range.begin) + " to " + iso(range.end) + ": " +

@@ -9,6 +9,7 @@
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <variant>
 
 #include "commands.h"
 #include "sharpeyes/core/util.h"
@@ -151,6 +152,34 @@ int runEvents(const EventsArgs& a) {
 
 // ---- clip ----------------------------------------------------------------------------------
 
+// What `clip` and `recordings verify` start from: one camera and range in the index.
+struct CameraRangeIndex {
+  core::CameraId camera;
+  core::TimeRange range;
+  std::shared_ptr<storage::Database> db;
+  std::unique_ptr<storage::SegmentIndex> index;
+};
+
+// Parses --camera/--from/--to and opens the index, or prints the error and returns the exit code.
+std::variant<CameraRangeIndex, int> openCameraRange(const std::string& command,
+                                                    const Common& common, const std::string& camera,
+                                                    const std::string& from,
+                                                    const std::string& to) {
+  if (camera.empty() || from.empty() || to.empty()) {
+    std::cerr << "sharpeyes " << command << ": --camera, --from and --to are required\n";
+    return kExitBadConfig;
+  }
+  auto id = core::CameraId::parse(camera);
+  if (!id) return fail("--camera", id.error());
+  auto range = parseRange(from, to);
+  if (!range) return fail("--from/--to", range.error());
+  auto db = openDb(common);
+  if (!db) return fail("database", db.error());
+  auto index = storage::SegmentIndex::open(*db);
+  if (!index) return fail("index", index.error());
+  return CameraRangeIndex{*id, *range, *db, std::move(*index)};
+}
+
 struct ClipArgs {
   Common common;
   std::string root = "var/recordings";
@@ -166,20 +195,11 @@ int runClip(const ClipArgs& a) {
               << ".pub.pem\n";
     return kExitOk;
   }
-  if (a.camera.empty() || a.from.empty() || a.to.empty()) {
-    std::cerr << "sharpeyes clip: --camera, --from and --to are required\n";
-    return kExitBadConfig;
-  }
-  auto camera = core::CameraId::parse(a.camera);
-  if (!camera) return fail("--camera", camera.error());
-  auto range = parseRange(a.from, a.to);
-  if (!range) return fail("--from/--to", range.error());
-  auto db = openDb(a.common);
-  if (!db) return fail("database", db.error());
-  auto index = storage::SegmentIndex::open(*db);
-  if (!index) return fail("index", index.error());
+  auto opened = openCameraRange("clip", a.common, a.camera, a.from, a.to);
+  if (const int* code = std::get_if<int>(&opened)) return *code;
+  auto& [camera, range, db, index] = std::get<CameraRangeIndex>(opened);
   if (a.timelineOnly) {
-    auto t = (*index)->timeline(*camera, *range, std::chrono::milliseconds(200));
+    auto t = index->timeline(camera, range, std::chrono::milliseconds(200));
     if (!t) return fail("timeline", t.error());
     json out{{"camera", a.camera},
              {"covered", json::array()},
@@ -198,15 +218,15 @@ int runClip(const ClipArgs& a) {
     std::cerr << "sharpeyes clip: --package needs --key (the gateway's Ed25519 private key)\n";
     return kExitBadConfig;
   }
-  storage::ClipRequest req{*camera, *range, std::filesystem::absolute(a.out).string()};
-  auto clip = storage::exportClip(**index, a.root, req);
+  storage::ClipRequest req{camera, range, std::filesystem::absolute(a.out).string()};
+  auto clip = storage::exportClip(*index, a.root, req);
   if (!clip) return fail("clip", clip.error());
-  auto cases = storage::CaseStore::open(*db);
+  auto cases = storage::CaseStore::open(db);
   if (!cases) return fail("audit", cases.error());
   const storage::Actor actor{actorName(a.common), a.common.origin};
   auto audited = (*cases)->appendAudit(
       actor, "export", a.camera,
-      core::formatIso8601(range->begin) + "/" + core::formatIso8601(range->end) + " -> " + a.out +
+      core::formatIso8601(range.begin) + "/" + core::formatIso8601(range.end) + " -> " + a.out +
           " sha256 " + clip->sha256 + (a.caseId.empty() ? "" : " case " + a.caseId));
   if (!audited) return fail("audit", audited.error());
   json out{{"clip", a.out},
@@ -304,34 +324,25 @@ json runJson(const storage::DeletionRun& d) {
 // `sharpeyes recordings verify`: the integrity of one camera's recordings over a range, for
 // police before they rely on them. Exit 0 intact, 1 not (chain broken or a file differs).
 int runRecordingsVerify(const RecordingsArgs& a) {
-  if (a.camera.empty() || a.from.empty() || a.to.empty()) {
-    std::cerr << "sharpeyes recordings verify: --camera, --from and --to are required\n";
-    return kExitBadConfig;
-  }
-  auto camera = core::CameraId::parse(a.camera);
-  if (!camera) return fail("--camera", camera.error());
-  auto range = parseRange(a.from, a.to);
-  if (!range) return fail("--from/--to", range.error());
-  auto db = openDb(a.common);
-  if (!db) return fail("database", db.error());
-  auto index = storage::SegmentIndex::open(*db);
-  if (!index) return fail("index", index.error());
-  auto r = storage::checkRecordings(**index, a.root, *camera, *range, a.files);
+  auto opened = openCameraRange("recordings verify", a.common, a.camera, a.from, a.to);
+  if (const int* code = std::get_if<int>(&opened)) return *code;
+  auto& [camera, range, db, index] = std::get<CameraRangeIndex>(opened);
+  auto r = storage::checkRecordings(*index, a.root, camera, range, a.files);
   if (!r) return fail("verify", r.error());
   const std::string verdict = r->intact() ? "INTACT" : "NOT INTACT";
 
   // Checking recordings is a look at the evidence: recorded like a view.
-  auto cases = storage::CaseStore::open(*db);
+  auto cases = storage::CaseStore::open(db);
   if (!cases) return fail("audit", cases.error());
   auto audited = (*cases)->appendAudit(
       {actorName(a.common), a.common.origin}, "verify", a.camera,
-      core::formatIso8601(range->begin) + " to " + core::formatIso8601(range->end) + ": " +
-          verdict + (a.files ? ", " + std::to_string(r->files) + " files hashed" : ""));
+      core::formatIso8601(range.begin) + " to " + core::formatIso8601(range.end) + ": " + verdict +
+          (a.files ? ", " + std::to_string(r->files) + " files hashed" : ""));
   if (!audited) return fail("audit", audited.error());
 
   if (a.asJson) {
     json out{{"camera", a.camera},
-             {"range", rangeJson(*range)},
+             {"range", rangeJson(range)},
              {"intact", r->intact()},
              {"chain",
               {{"ok", r->chain.ok()},
@@ -361,13 +372,13 @@ int runRecordingsVerify(const RecordingsArgs& a) {
     return r->intact() ? kExitOk : kExitFailure;
   }
 
-  std::cout << "camera " << a.camera << ", " << core::formatIso8601(range->begin) << " to "
-            << core::formatIso8601(range->end) << "\n";
+  std::cout << "camera " << a.camera << ", " << core::formatIso8601(range.begin) << " to "
+            << core::formatIso8601(range.end) << "\n";
   std::cout << "chain: " << (r->chain.ok() ? "OK" : "BROKEN") << " (" << r->chain.rowsChecked
             << " rows checked, " << r->chain.tombstonesCrossed << " deleted rows stepped over)\n";
   for (const auto& p : r->chain.problems) std::cout << "  FAIL: " << p << "\n";
   std::cout << "recorded: " << seconds(r->timeline.coveredTotal) << " of "
-            << seconds(range->length()) << " in " << r->timeline.covered.size()
+            << seconds(range.length()) << " in " << r->timeline.covered.size()
             << (r->timeline.covered.size() == 1 ? " span" : " spans") << "\n";
   for (const auto& g : r->gaps) {
     std::cout << "gap " << core::formatIso8601(g.gap.begin) << " to "
